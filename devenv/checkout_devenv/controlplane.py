@@ -1,0 +1,241 @@
+"""A real Kubernetes control plane as local processes: etcd and kube-apiserver on free loopback
+ports, with generated certificates, RBAC on, and an admin kubeconfig — what envtest starts, without
+its downloads."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import yaml
+
+from checkout_devenv import pki
+from checkout_devenv.assets import Assets
+from checkout_devenv.processes import Process, free_port
+
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+CONTEXT = "checkout-dev"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Files of one control plane, under its work folder."""
+
+    root: Path
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def etcd_data(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    def cert(self, name: str) -> Path:
+        return self.pki / f"{name}.crt"
+
+    def key(self, name: str) -> Path:
+        return self.pki / f"{name}.key"
+
+
+def write_pki(paths: Paths) -> None:
+    """Generate certificates once; a restarted control plane keeps its CA and signing key, so
+    kubeconfigs and service-account tokens stay valid."""
+    if paths.cert("ca").exists():
+        return
+    bundle = pki.generate()
+    paths.pki.mkdir(parents=True, exist_ok=True)
+    for name in ("ca", "serving", "admin", "service_account"):
+        pair: pki.PEMPair = getattr(bundle, name)
+        paths.cert(name).write_bytes(pair.cert)
+        key = paths.key(name)
+        key.write_bytes(pair.key)
+        key.chmod(0o600)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def kubeconfig(
+    server: str, ca: bytes, client_cert: bytes, client_key: bytes, user: str = "admin"
+) -> dict[str, object]:
+    """A self-contained kubeconfig (certificates inline), so the file can be copied anywhere."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": _b64(client_cert),
+                    "client-key-data": _b64(client_key),
+                },
+            }
+        ],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
+        "current-context": CONTEXT,
+    }
+
+
+class ControlPlane:
+    """etcd + kube-apiserver. Use as a context manager, or start() and stop()."""
+
+    def __init__(self, assets: Assets, workdir: Path, *, durable: bool = True) -> None:
+        """`durable=False` runs etcd without fsync: faster tests, state not crash-safe."""
+        self.assets = assets
+        self.paths = Paths(workdir)
+        self.durable = durable
+        self.etcd_url = ""
+        self.server = ""
+        self._processes: list[Process] = []
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.paths.kubeconfig
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> None:
+        write_pki(self.paths)
+        try:
+            self._start_etcd(timeout)
+            self._start_apiserver(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self._write_kubeconfig()
+
+    def stop(self) -> None:
+        """Stop in reverse order of start: the API server before its storage."""
+        while self._processes:
+            self._processes.pop().stop()
+
+    def pids(self) -> list[int]:
+        """Process ids of the running parts, in start order."""
+        return [p.pid for p in self._processes if p.pid is not None]
+
+    def running(self) -> bool:
+        return bool(self._processes) and all(p.running() for p in self._processes)
+
+    def _start_etcd(self, timeout: float) -> None:
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        peer_url = f"http://127.0.0.1:{peer}"
+        argv = [
+            str(self.assets["etcd"]),
+            "--name=default",
+            f"--data-dir={self.paths.etcd_data}",
+            f"--listen-client-urls={self.etcd_url}",
+            f"--advertise-client-urls={self.etcd_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=default={peer_url}",
+            "--log-level=warn",
+        ]
+        if not self.durable:
+            argv.append("--unsafe-no-fsync")
+        etcd = Process("etcd", argv, self.paths.logs / "etcd.log")
+        self._processes.append(etcd)
+        etcd.start()
+        etcd.wait_ready(lambda: _etcd_healthy(self.etcd_url), timeout)
+
+    def _start_apiserver(self, timeout: float) -> None:
+        port = free_port()
+        self.server = f"https://127.0.0.1:{port}"
+        p = self.paths
+        argv = [
+            str(self.assets["kube-apiserver"]),
+            f"--etcd-servers={self.etcd_url}",
+            f"--cert-dir={p.pki}",
+            f"--tls-cert-file={p.cert('serving')}",
+            f"--tls-private-key-file={p.key('serving')}",
+            f"--client-ca-file={p.cert('ca')}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            "--authorization-mode=RBAC",
+            f"--service-account-issuer={self.server}",
+            f"--service-account-key-file={p.cert('service_account')}",
+            f"--service-account-signing-key-file={p.key('service_account')}",
+            # No controller-manager yet, so no namespace gets its `default` ServiceAccount.
+            "--disable-admission-plugins=ServiceAccount",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+        apiserver = Process("kube-apiserver", argv, p.logs / "kube-apiserver.log")
+        self._processes.append(apiserver)
+        apiserver.start()
+        context = self.ssl_context()
+        apiserver.wait_ready(lambda: _apiserver_ready(self.server, context), timeout)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A TLS context that trusts our CA and presents the admin certificate."""
+        context = ssl.create_default_context(cafile=str(self.paths.cert("ca")))
+        context.load_cert_chain(self.paths.cert("admin"), self.paths.key("admin"))
+        return context
+
+    def _write_kubeconfig(self) -> None:
+        p = self.paths
+        config = kubeconfig(
+            self.server,
+            p.cert("ca").read_bytes(),
+            p.cert("admin").read_bytes(),
+            p.key("admin").read_bytes(),
+        )
+        tmp = p.kubeconfig.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(config))
+        tmp.chmod(0o600)
+        tmp.replace(p.kubeconfig)
+
+    def version(self) -> dict[str, str]:
+        """The API server's /version document."""
+        with urllib.request.urlopen(
+            f"{self.server}/version", context=self.ssl_context(), timeout=5
+        ) as response:
+            version: dict[str, str] = json.load(response)
+            return version
+
+
+def _etcd_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(json.load(response).get("health") == "true")
+    except (OSError, ValueError):
+        return False
+
+
+def _apiserver_ready(server: str, context: ssl.SSLContext) -> bool:
+    try:
+        with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False

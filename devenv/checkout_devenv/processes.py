@@ -1,0 +1,118 @@
+"""Child processes of the local environment: started with their output in a log file, awaited until
+ready, stopped in order, and never left behind — the kernel kills them if their parent dies."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ProcessError(RuntimeError):
+    """A child process failed to start, died, or never became ready."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec. SIGKILL on parent death means no orphan survives a
+    # killed test run; a new session keeps the terminal's Ctrl-C away so teardown stays ordered.
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setsid()
+
+
+class Process:
+    """One long-running child process, its log, and how to tell that it is ready."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.log = log
+        self.env = env
+        self.cwd = cwd
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen else None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self._popen = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                preexec_fn=_die_with_parent,
+            )
+
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def wait_ready(self, probe: Callable[[], bool], timeout: float) -> None:
+        """Poll `probe` until it is true; fail early, with the log, if the process dies."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                code = self._popen.returncode if self._popen else None
+                raise ProcessError(
+                    f"{self.name} exited with code {code} before it was ready; "
+                    f"last lines of {self.log}:\n{self.log_tail()}"
+                )
+            if probe():
+                return
+            time.sleep(0.1)
+        raise ProcessError(
+            f"{self.name} was not ready after {timeout:.0f}s; last lines of {self.log}:\n"
+            f"{self.log_tail()}"
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after `grace` seconds. Safe to call twice."""
+        if self._popen is None:
+            return
+        if self._popen.poll() is None:
+            self._popen.terminate()
+            try:
+                self._popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait()
+        self._popen = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would; for tests of recovery."""
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.kill()
+            self._popen.wait()

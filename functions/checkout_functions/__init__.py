@@ -1,0 +1,2 @@
+"""The checkout functions (confirmation email, warehouse shipment, rewards points) and the runtime
+they share."""

@@ -1,0 +1,1 @@
+"""The checkout operator: reconciles Checkouts by orchestration or choreography."""

@@ -1,0 +1,71 @@
+"""One real control plane (etcd + kube-apiserver, built from source) per test session, with the
+project's CRDs installed; each test gets a namespace of its own."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from checkout_devenv import crds
+from checkout_devenv.assets import Assets
+from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.environment import api_client
+from tests.conftest import CRDS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def assets() -> Assets:
+    return Assets.from_environment(required=("etcd", "kube-apiserver", "kubectl"))
+
+
+@pytest.fixture(scope="session")
+def control_plane(
+    assets: Assets, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControlPlane]:
+    with ControlPlane(assets, tmp_path_factory.mktemp("control-plane"), durable=False) as cp:
+        yield cp
+
+
+@pytest.fixture(scope="session")
+def api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
+    with api_client(control_plane.kubeconfig) as api:
+        crds.install(api, [CRDS])
+        yield api
+
+
+@pytest.fixture
+def namespace(api: client.ApiClient) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture
+def kubectl(assets: Assets, control_plane: ControlPlane):  # type: ignore[no-untyped-def]
+    """Run the kubectl built with the control plane (same version) against it."""
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(assets["kubectl"]), f"--kubeconfig={control_plane.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=60,
+            check=False,
+        )
+
+    return run
