@@ -1,0 +1,78 @@
+"""The step catalogue: the one definition of what a checkout does. Orchestration calls it in
+order or in parallel; choreography turns it into triggers; the status model and the projector map
+events back to steps through it. Adding a step touches this file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkout_core import events
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    """The step's name in status.steps."""
+    function: str
+    """The function that carries it out (its Service name, less the release prefix)."""
+    consumes: str
+    """The event type the function takes."""
+    produces: str
+    """The event type of success."""
+    fails: str
+    """The event type of a business refusal or of exhausted delivery."""
+    when: Mapping[str, str] = field(default_factory=dict)
+    """Condition: attributes the consumed event must carry (exact match), e.g. rewards members
+    only. A step whose condition does not hold is Skipped; as a trigger it is the filter."""
+    outputs: tuple[str, ...] = ()
+    """The fields of the success event's data that go to status.steps[].output."""
+
+    def applies(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether the step runs for an event with these attributes."""
+        return all(attributes.get(k) == v for k, v in self.when.items())
+
+    def trigger_filter(self) -> dict[str, str]:
+        """The attribute filter of this step's trigger."""
+        return {"type": self.consumes, **self.when}
+
+    def output(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: data[k] for k in self.outputs if k in data}
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        name="email",
+        function="confirmation",
+        consumes=events.ORDER_PLACED,
+        produces=events.EMAIL_SENT,
+        fails=events.EMAIL_FAILED,
+        outputs=("messageId",),
+    ),
+    Step(
+        name="shipment",
+        function="warehouse",
+        consumes=events.ORDER_PLACED,
+        produces=events.SHIPMENT_CREATED,
+        fails=events.SHIPMENT_FAILED,
+        outputs=("shipmentId",),
+    ),
+    Step(
+        name="rewards",
+        function="rewards",
+        consumes=events.ORDER_PLACED,
+        produces=events.POINTS_CREDITED,
+        fails=events.POINTS_FAILED,
+        when={events.REWARDS_MEMBER: "true"},
+        outputs=("points", "balance"),
+    ),
+)
+
+BY_NAME: Mapping[str, Step] = {s.name: s for s in STEPS}
+BY_FUNCTION: Mapping[str, Step] = {s.function: s for s in STEPS}
+BY_RESULT: Mapping[str, tuple[Step, bool]] = {
+    **{s.produces: (s, True) for s in STEPS},
+    **{s.fails: (s, False) for s in STEPS},
+}
+"""Event type → (step, succeeded): how a result event maps back to its step."""
