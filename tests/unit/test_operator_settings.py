@@ -1,0 +1,36 @@
+"""The operator's settings: environment in, typed values out, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from checkout_operator.settings import Settings, SettingsError
+
+
+def test_defaults_point_at_in_cluster_services() -> None:
+    settings = Settings.from_environment({"CHECKOUT_NAMESPACE": "shop"})
+    assert settings.function_url("warehouse") == "http://checkout-warehouse.shop.svc/"
+    assert settings.attempts == 5
+
+
+def test_explicit_urls_override_the_template() -> None:
+    settings = Settings.from_environment(
+        {"CHECKOUT_FUNCTION_URLS": "confirmation=http://127.0.0.1:9001/, rewards=http://h:2/"}
+    )
+    assert settings.function_url("confirmation") == "http://127.0.0.1:9001/"
+    assert settings.function_url("rewards") == "http://h:2/"
+    assert settings.function_url("warehouse").startswith("http://checkout-warehouse.")
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"CHECKOUT_ATTEMPTS": "many"}, "CHECKOUT_ATTEMPTS='many' is not a number"),
+        ({"CHECKOUT_ATTEMPTS": "0"}, "CHECKOUT_ATTEMPTS='0' must be at least 1"),
+        ({"CHECKOUT_FUNCTION_URLS": "mailer=http://x/"}, "unknown function 'mailer'"),
+        ({"CHECKOUT_FUNCTION_URLS": "rewards=ftp://x/"}, "is not function=http(s)://url"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_environment(env)
