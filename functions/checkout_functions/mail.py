@@ -1,0 +1,112 @@
+"""The confirmation email: composed from the order (pure, so it can be tested without a server)
+and handed to an SMTP server, whose answers become a refusal (5xx for the recipient: the address
+will not work) or unavailability (unreachable, 4xx: try again later)."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, parseaddr
+
+from checkout_core.order import Order
+from checkout_functions.errors import Refusal, Unavailable
+
+
+def message_id(order_id: str, sender: str) -> str:
+    """The same Message-ID for every attempt at one order's email, so that even a second copy
+    (sent after a crash between sending and recording it) is recognisably the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    return f"<order-{order_id}@{domain}>"
+
+
+def compose(order: Order, sender: str) -> EmailMessage:
+    """The confirmation: to the customer, the order id in the subject, items and total in a
+    plain-text body."""
+    currency = order.currency
+    lines = [
+        f"Dear {order.customer.name},",
+        "",
+        f"thank you for your order {order.id}. You ordered:",
+        "",
+    ]
+    for item in order.items:
+        lines.append(
+            f"  {item.quantity} x {item.sku} at {item.unit_price:.2f} {currency}"
+            f" = {item.subtotal:.2f} {currency}"
+        )
+    address = order.shipping_address
+    lines += [
+        "",
+        f"Total: {order.total:.2f} {currency}",
+        "",
+        "It will be shipped to:",
+        f"  {address.line1}",
+        *([f"  {address.line2}"] if address.line2 else []),
+        f"  {address.postal_code} {address.city}",
+        *([f"  {address.region}"] if address.region else []),
+        f"  {address.country}",
+        "",
+    ]
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = formataddr((order.customer.name, order.customer.email))
+    message["Subject"] = f"Your order {order.id} is confirmed"
+    message["Message-ID"] = message_id(order.id, sender)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message.set_content("\n".join(lines))
+    return message
+
+
+class Mailer:
+    """An SMTP server, one connection per message."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    def _connect(self) -> smtplib.SMTP:
+        # An explicit EHLO name: smtplib's default asks DNS for our FQDN, which can stall.
+        return smtplib.SMTP(
+            self.host, self.port, local_hostname=socket.gethostname(), timeout=self.timeout
+        )
+
+    def check(self) -> None:
+        """Raise Unavailable unless the server accepts a connection and answers NOOP."""
+        try:
+            with self._connect() as smtp:
+                code, _ = smtp.noop()
+        except (smtplib.SMTPException, OSError) as error:
+            raise Unavailable(f"mail server {self.host}:{self.port}: {error}") from error
+        if code != 250:
+            raise Unavailable(f"mail server {self.host}:{self.port} answered NOOP with {code}")
+
+    def send(self, message: EmailMessage, recipient: str) -> None:
+        """Send `message` to `recipient` (the envelope address, exactly as given, rather than
+        whatever a parser makes of the To header)."""
+        where = f"mail server {self.host}:{self.port}"
+        sender = parseaddr(str(message["From"]))[1]
+        try:
+            with self._connect() as smtp:
+                smtp.send_message(message, from_addr=sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as error:
+            answers = "; ".join(
+                f"{rcpt}: {code} {text.decode(errors='replace')}"
+                for rcpt, (code, text) in error.recipients.items()
+            )
+            if all(code >= 500 for code, _ in error.recipients.values()):
+                raise Refusal("RecipientRefused", f"{where} refused {answers}") from error
+            raise Unavailable(f"{where} deferred {answers}") from error
+        except smtplib.SMTPDataError as error:
+            if error.smtp_code >= 500:
+                raise Refusal(
+                    "MessageRejected", f"{where} rejected the message: {error}"
+                ) from error
+            raise Unavailable(f"{where} deferred the message: {error}") from error
+        except smtplib.SMTPNotSupportedError as error:
+            # E.g. a non-ASCII address and a server without SMTPUTF8: no retry will change that.
+            raise Refusal("RecipientRefused", f"{where}: {error}") from error
+        except (smtplib.SMTPException, OSError) as error:
+            # Unreachable, disconnected, our sender refused, 4xx: worth another try later.
+            raise Unavailable(f"{where}: {error}") from error

@@ -1,0 +1,30 @@
+"""gunicorn's configuration for a function (`gunicorn -c python:checkout_functions.serving ...`):
+one worker process with threads, so the Prometheus counters live in one process and /metrics
+tells the whole truth, and gunicorn's own logs as JSON too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+workers = 1
+worker_class = "gthread"
+threads = 8
+graceful_timeout = 10
+
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "checkout_functions.logs.JsonFormatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True},
+    },
+}
