@@ -1,0 +1,322 @@
+"""Orchestration end to end: the operator as a process on the real API server, calling the three
+functions (real gunicorn processes, real SMTP server, real database)."""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from kubernetes import client
+
+from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.functions import Functions
+from checkout_devenv.operator import OperatorProcess
+from tests.integration.relay import Relay
+
+GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
+Body = dict[str, Any]
+FAST_RETRIES = {
+    "CHECKOUT_ATTEMPTS": "4",
+    "CHECKOUT_BACKOFF_BASE": "0.1",
+    "CHECKOUT_BACKOFF_CAP": "0.5",
+    "CHECKOUT_ATTEMPT_TIMEOUT": "5",
+}
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
+    with Functions(tmp_path_factory.mktemp("functions")) as running:
+        yield running
+
+
+StartOperator = Callable[..., OperatorProcess]
+
+
+@pytest.fixture
+def start_operator(
+    control_plane: ControlPlane, functions: Functions, namespace: str, tmp_path: Path
+) -> Iterator[StartOperator]:
+    """Start an operator watching this test's namespace; `urls` override function URLs."""
+    started: list[OperatorProcess] = []
+
+    def start(urls: Mapping[str, str] | None = None, **env: str) -> OperatorProcess:
+        endpoints = {**functions.urls, **(urls or {})}
+        environment = {
+            **FAST_RETRIES,
+            "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
+            **env,
+        }
+        operator = OperatorProcess(
+            tmp_path,
+            control_plane.kubeconfig,
+            environment,
+            namespaces=[namespace],
+            name=f"operator-{len(started)}",
+        )
+        started.append(operator)
+        operator.start()
+        return operator
+
+    yield start
+    for operator in started:
+        operator.stop()
+
+
+def order_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def checkout(
+    name: str, order: str, email: str, member: bool, prices: list[str], **spec: Any
+) -> Body:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Checkout",
+        "metadata": {"name": name},
+        "spec": {
+            "order": {
+                "id": order,
+                "customer": {"name": "Ada Lovelace", "email": email, "rewardsMember": member},
+                "currency": "EUR",
+                "items": [
+                    {"sku": f"SKU-{n}", "quantity": 1, "unitPrice": p} for n, p in enumerate(prices)
+                ],
+                "shippingAddress": {
+                    "line1": "1 Analytical Way",
+                    "city": "London",
+                    "postalCode": "N1 9GU",
+                    "country": "GB",
+                },
+            },
+            **spec,
+        },
+    }
+
+
+def create(api: client.ApiClient, namespace: str, body: Body) -> None:
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, copy.deepcopy(body)
+    )
+
+
+def get(api: client.ApiClient, namespace: str, name: str) -> Body:
+    return cast(
+        Body,
+        client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name
+        ),
+    )
+
+
+def wait_finished(api: client.ApiClient, namespace: str, name: str, timeout: float = 60.0) -> Body:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = get(api, namespace, name)
+        if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{name} did not finish in {timeout}s: {body.get('status')}")
+
+
+def steps(body: Body) -> dict[str, Body]:
+    return {s["name"]: s for s in body["status"]["steps"]}
+
+
+def emails_for(functions: Functions, order: str) -> list[str]:
+    return [str(m["Subject"]) for m in functions.smtp.messages() if order in str(m["Subject"])]
+
+
+def test_member_orders_and_a_guest_order_succeed_with_the_contract_outputs(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    start_operator: StartOperator,
+    kubectl: Any,
+) -> None:
+    start_operator()
+    member = f"ada-{order_id()}@example.com"
+    first, second, guest = order_id(), order_id(), order_id()
+    create(api, namespace, checkout("first", first, member, True, ["12.50", "13.49"]))
+    one = wait_finished(api, namespace, "first")
+    create(api, namespace, checkout("second", second, member, True, ["12.00"]))
+    create(api, namespace, checkout("guest", guest, "bob@example.com", False, ["5.00"]))
+    waited = kubectl(
+        "wait",
+        "-n",
+        namespace,
+        "--for=condition=Succeeded",
+        "chk/second",
+        "chk/guest",
+        "--timeout=60s",
+    )
+    assert waited.returncode == 0, waited.stderr
+    two, three = get(api, namespace, "second"), get(api, namespace, "guest")
+
+    for body in (one, two, three):
+        status = body["status"]
+        assert status["phase"] == "Succeeded"
+        assert status["progress"] == "3/3"
+        assert status["observedGeneration"] == 1
+        condition = status["conditions"][0]
+        assert (condition["type"], condition["status"]) == ("Succeeded", "True")
+        assert status["startedAt"] <= status["completedAt"]
+        for step in steps(body).values():
+            if step["phase"] != "Skipped":
+                assert step["attempts"] == 1
+                assert step["startedAt"] <= step["completedAt"]
+
+    # points = whole units of the total (12.50 + 13.49 = 25.99 -> 25); the balance accumulates
+    assert steps(one)["rewards"]["output"] == {"points": 25, "balance": 25}
+    assert steps(two)["rewards"]["output"] == {"points": 12, "balance": 37}
+    assert steps(one)["email"]["output"]["messageId"].startswith("<")
+    assert steps(one)["shipment"]["output"]["shipmentId"]
+    assert steps(one)["shipment"]["output"] != steps(two)["shipment"]["output"]
+    rewards = steps(three)["rewards"]
+    assert rewards["phase"] == "Skipped"
+    assert "rewardsmember=true does not hold" in rewards["message"]
+
+    for order in (first, second, guest):
+        assert len(emails_for(functions, order)) == 1
+
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=guest"
+    )
+    reasons = sorted(e.reason or "" for e in events.items)
+    assert reasons == sorted(["StepStarted"] * 2 + ["StepSucceeded"] * 2 + ["StepSkipped"])
+
+
+def test_transient_failures_are_retried_until_the_function_answers(
+    api: client.ApiClient, namespace: str, functions: Functions, start_operator: StartOperator
+) -> None:
+    with Relay(functions.urls["warehouse"], fail_first=2) as relay:
+        start_operator(urls={"warehouse": relay.url})
+        order = order_id()
+        create(api, namespace, checkout("flaky", order, "ada@example.com", False, ["1.00"]))
+        body = wait_finished(api, namespace, "flaky")
+    shipment = steps(body)["shipment"]
+    assert body["status"]["phase"] == "Succeeded"
+    assert (shipment["phase"], shipment["attempts"]) == ("Succeeded", 3)
+    assert relay.requests == 3
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=flaky,reason=StepRetrying"
+    )
+    assert len(events.items) == 2
+    assert all("HTTP 503" in (e.message or "") for e in events.items)
+
+
+def test_a_function_down_for_the_whole_budget_fails_its_step_only(
+    api: client.ApiClient, namespace: str, functions: Functions, start_operator: StartOperator
+) -> None:
+    start_operator(urls={"rewards": "http://127.0.0.1:9/"})  # nothing listens on port 9
+    order = order_id()
+    create(api, namespace, checkout("down", order, "ada@example.com", True, ["3.00"]))
+    body = wait_finished(api, namespace, "down")
+    status = body["status"]
+    rewards = steps(body)["rewards"]
+    assert status["phase"] == "Failed"
+    assert (rewards["phase"], rewards["attempts"]) == ("Failed", 4)
+    assert "gave up after 4 attempts" in rewards["message"]
+    assert steps(body)["email"]["phase"] == "Succeeded"
+    assert steps(body)["shipment"]["phase"] == "Succeeded"
+    condition = status["conditions"][0]
+    assert (condition["status"], condition["reason"]) == ("False", "StepFailed")
+    assert condition["message"].startswith("rewards: gave up after 4 attempts")
+    assert len(emails_for(functions, order)) == 1
+
+
+def test_a_refused_event_fails_the_step_at_once(
+    api: client.ApiClient, namespace: str, functions: Functions, start_operator: StartOperator
+) -> None:
+    # the warehouse's answer is no answer to the email step: an invalid reply, refused at once
+    start_operator(urls={"confirmation": functions.urls["warehouse"]})
+    order = order_id()
+    create(
+        api,
+        namespace,
+        checkout("refused", order, "ada@example.com", True, ["3.00"], strategy="Sequential"),
+    )
+    body = wait_finished(api, namespace, "refused")
+    email = steps(body)["email"]
+    assert (email["phase"], email["attempts"]) == ("Failed", 1)
+    assert email["message"].startswith("InvalidReply")
+    # sequential: what follows a failure is never called
+    assert steps(body)["shipment"]["phase"] == "Pending"
+    assert steps(body)["rewards"]["phase"] == "Pending"
+    assert body["status"]["phase"] == "Failed"
+
+
+def test_operator_killed_mid_batch_finishes_after_restart_without_repeating_work(
+    api: client.ApiClient, namespace: str, functions: Functions, start_operator: StartOperator
+) -> None:
+    relays = {name: Relay(url, delay=0.3) for name, url in functions.urls.items()}
+    for relay in relays.values():
+        relay.__enter__()
+    try:
+        urls = {name: relay.url for name, relay in relays.items()}
+        operator = start_operator(urls=urls)
+        orders = {f"batch-{n}": order_id() for n in range(12)}
+        for name, order in orders.items():
+            create(api, namespace, checkout(name, order, f"{name}@example.com", True, ["9.99"]))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            phases = [(get(api, namespace, n).get("status") or {}).get("phase") for n in orders]
+            if "Running" in phases:
+                break
+            time.sleep(0.05)
+        operator.kill()
+        assert phases.count("Succeeded") < len(orders), "killed too late to test anything"
+        start_operator(urls=urls)
+        for name, order in orders.items():
+            body = wait_finished(api, namespace, name)
+            assert body["status"]["phase"] == "Succeeded", body["status"]
+            assert len(emails_for(functions, order)) == 1
+            points = steps(body)["rewards"]["output"]
+            assert points == {"points": 9, "balance": 9}
+    finally:
+        for relay in relays.values():
+            relay.__exit__(None, None, None)
+
+
+def test_one_checkout_costs_few_api_writes(
+    api: client.ApiClient,
+    namespace: str,
+    control_plane: ControlPlane,
+    start_operator: StartOperator,
+) -> None:
+    start_operator()
+    before = writes(control_plane)
+    create(api, namespace, checkout("counted", order_id(), "ada@example.com", True, ["1.00"]))
+    wait_finished(api, namespace, "counted")
+    time.sleep(1.0)  # Kopf's own bookkeeping lands right after the handler returns
+    spent = {k: writes(control_plane).get(k, 0) - before.get(k, 0) for k in writes(control_plane)}
+    spent = {k: v for k, v in spent.items() if v}
+    # the user's create, our status write(s), Kopf's annotations, one Event per step change
+    assert spent.get(("checkouts", "", "POST")) == 1
+    assert spent.get(("checkouts", "status", "PATCH"), 0) <= 3
+    assert spent.get(("checkouts", "", "PATCH"), 0) <= 2
+    assert spent.get(("events", "", "POST")) == 6
+    print(f"API writes for one orchestration checkout: {spent}")
+
+
+def writes(control_plane: ControlPlane) -> dict[tuple[str, str, str], int]:
+    """apiserver_request_total for writes, by (resource, subresource, verb)."""
+    with urllib.request.urlopen(
+        f"{control_plane.server}/metrics", context=control_plane.ssl_context(), timeout=10
+    ) as response:
+        text = response.read().decode()
+    totals: dict[tuple[str, str, str], int] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels["verb"] in ("POST", "PATCH", "PUT", "DELETE"):
+            key = (labels["resource"], labels["subresource"], labels["verb"])
+            totals[key] = totals.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return totals
