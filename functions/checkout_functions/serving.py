@@ -10,6 +10,9 @@ workers = 1
 worker_class = "gthread"
 threads = 8
 graceful_timeout = 10
+# The control socket's default path ($HOME/.gunicorn/gunicorn.ctl) is one per user: several
+# functions on one machine would take it from each other. Nothing here uses it.
+control_socket_disable = True
 
 logconfig_dict: dict[str, Any] = {
     "version": 1,
