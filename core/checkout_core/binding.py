@@ -13,6 +13,10 @@ from cloudevents.core.exceptions import BaseCloudEventException
 
 STRUCTURED = "application/cloudevents"
 BATCH = "application/cloudevents-batch"
+REQUIRED = ("specversion", "id", "source", "type")
+"""Context attributes every event carries. The SDK invents an `id` (and, in structured mode,
+assumes a `specversion`) when one is missing; an event without them is refused instead, since
+the id is what makes a redelivery recognisable."""
 
 
 class UnacceptableEvent(ValueError):
@@ -27,12 +31,16 @@ def from_http(headers: Mapping[str, str], body: bytes) -> BaseCloudEvent:
     message = http.HTTPMessage(dict(lowered), body)
     try:
         if content_type.startswith(STRUCTURED):
+            document = json.loads(body)
+            if isinstance(document, dict):
+                _require([name for name in REQUIRED if not document.get(name)])
             return http.from_structured_event(message)
         if "ce-specversion" not in lowered:
             raise UnacceptableEvent(
                 "not a CloudEvent: no ce-specversion header (binary mode) and Content-Type "
                 f"is {content_type or 'missing'!r}, not {STRUCTURED}+json (structured mode)"
             )
+        _require([name for name in REQUIRED if not lowered.get(f"ce-{name}")])
         return http.from_binary_event(message)
     except UnacceptableEvent:
         raise
@@ -42,6 +50,11 @@ def from_http(headers: Mapping[str, str], body: bytes) -> BaseCloudEvent:
     # a JSON list) AttributeError/TypeError; all of them mean "not an event we can read".
     except (BaseCloudEventException, ValueError, AttributeError, TypeError, KeyError) as error:
         raise UnacceptableEvent(f"not a valid CloudEvent: {error}") from error
+
+
+def _require(missing: list[str]) -> None:
+    if missing:
+        raise UnacceptableEvent(f"not a valid CloudEvent: missing attributes: {', '.join(missing)}")
 
 
 def to_http(event: BaseCloudEvent) -> tuple[dict[str, str], bytes]:
