@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.policy
 import mailbox
 import os
+import signal
 import smtplib
 import sys
 import urllib.error
@@ -71,13 +72,21 @@ class SmtpCatcher:
 
     def messages(self) -> list[EmailMessage]:
         """Every message received so far, oldest first."""
-        box = mailbox.Maildir(self.maildir, create=True)
-        parser = BytesParser(policy=email.policy.default)
-        found: list[tuple[float, EmailMessage]] = []
-        for key in box.iterkeys():
-            parsed = parser.parsebytes(box.get_bytes(key))
-            found.append((box.get_message(key).get_date(), parsed))
-        return [message for _, message in sorted(found, key=lambda pair: pair[0])]
+        return read_maildir(self.maildir)
+
+
+def read_maildir(maildir: Path) -> list[EmailMessage]:
+    """Every message in a Maildir (as SmtpCatcher fills it), oldest first; none if it is not
+    there yet."""
+    if not maildir.is_dir():
+        return []
+    box = mailbox.Maildir(maildir, create=False)
+    parser = BytesParser(policy=email.policy.default)
+    found: list[tuple[float, EmailMessage]] = []
+    for key in box.iterkeys():
+        parsed = parser.parsebytes(box.get_bytes(key))
+        found.append((box.get_message(key).get_date(), parsed))
+    return [message for _, message in sorted(found, key=lambda pair: pair[0])]
 
 
 class FunctionServer:
@@ -131,7 +140,12 @@ class FunctionServer:
         self._process.stop()
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL to gunicorn and its worker at once, as a crashing container would get. (The
+        worker alone would outlive its master for a moment, still serving the port.)"""
+        pid = self._process.pid
+        if pid is not None and self._process.running():
+            # Process starts each child in a session of its own: its process group is its pid.
+            os.killpg(pid, signal.SIGKILL)
         self._process.kill()
 
     def running(self) -> bool:
