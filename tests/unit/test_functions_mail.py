@@ -1,0 +1,54 @@
+"""The confirmation email as composed from an order: who it goes to, what it says, and a
+Message-ID that is the same on every attempt."""
+
+from __future__ import annotations
+
+from checkout_core.order import Order
+from checkout_functions import mail
+from tests.unit.test_order import VALID, order_with
+
+SENDER = "Shop <orders@shop.example.com>"
+
+
+def test_message_id_is_derived_from_the_order_id_and_the_sender_domain() -> None:
+    assert mail.message_id("1001", SENDER) == "<order-1001@shop.example.com>"
+    assert mail.message_id("1001", SENDER) == mail.message_id("1001", SENDER)
+    assert mail.message_id("1002", SENDER) != mail.message_id("1001", SENDER)
+
+
+def test_the_email_goes_to_the_customer_with_the_order_id_in_the_subject() -> None:
+    message = mail.compose(Order.from_json(VALID), SENDER)
+    assert message["To"].addresses[0].addr_spec == "ada@example.com"
+    assert message["To"].addresses[0].display_name == "Ada Lovelace"
+    assert message["From"].addresses[0].addr_spec == "orders@shop.example.com"
+    assert "1001" in message["Subject"]
+    assert message["Message-ID"] == "<order-1001@shop.example.com>"
+    assert message["Date"]
+
+
+def test_the_body_lists_items_and_the_total_with_its_currency() -> None:
+    message = mail.compose(Order.from_json(VALID), SENDER)
+    assert message.get_content_type() == "text/plain"
+    body = message.get_content()
+    assert "Dear Ada Lovelace," in body
+    assert "2 x BOOK-42 at 12.50 EUR = 25.00 EUR" in body
+    assert "1 x PEN-7 at 0.99 EUR = 0.99 EUR" in body
+    assert "Total: 25.99 EUR" in body
+    assert "N1 9GU London" in body
+
+
+def test_optional_address_lines_appear_only_when_given() -> None:
+    plain = mail.compose(Order.from_json(VALID), SENDER).get_content()
+    fuller = order_with(shippingAddress__line2="Flat 3", shippingAddress__region="Greater London")
+    body = mail.compose(Order.from_json(fuller), SENDER).get_content()
+    assert "Flat 3" not in plain
+    assert "  Flat 3\n" in body
+    assert "  Greater London\n" in body
+
+
+def test_names_outside_ascii_and_with_quotes_survive_the_headers() -> None:
+    data = order_with(customer__name='Zoë "Z" Ångström')
+    message = mail.compose(Order.from_json(data), SENDER)
+    assert message["To"].addresses[0].display_name == 'Zoë "Z" Ångström'
+    assert message["To"].addresses[0].addr_spec == "ada@example.com"
+    assert "Dear Zoë" in message.get_content()

@@ -1,0 +1,65 @@
+"""The functions' settings: defaults, every variable read, and bad values refused by name."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from checkout_functions.settings import InvalidSettings, Settings
+
+
+def test_defaults_with_an_empty_environment() -> None:
+    settings = Settings.from_environ({})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///checkout-functions.db"
+    assert settings.served_countries == frozenset()
+    assert settings.log_level_number == logging.INFO
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_environ(
+        {
+            "SMTP_HOST": "mail.internal",
+            "SMTP_PORT": "2525",
+            "SMTP_FROM": "shop@example.org",
+            "SMTP_TIMEOUT_SECONDS": "3.5",
+            "DATABASE_URL": "postgresql+psycopg://u@db:5432/shop",
+            "DATABASE_TIMEOUT_SECONDS": "2",
+            "EMAIL_CLAIM_LEASE_SECONDS": "30",
+            "WAREHOUSE_COUNTRIES": "GB, IE,,FR",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings == Settings(
+        smtp_host="mail.internal",
+        smtp_port=2525,
+        smtp_from="shop@example.org",
+        smtp_timeout=3.5,
+        database_url="postgresql+psycopg://u@db:5432/shop",
+        database_timeout=2.0,
+        email_claim_lease=30.0,
+        served_countries=frozenset({"GB", "IE", "FR"}),
+        log_level="DEBUG",
+    )
+
+
+def test_empty_values_keep_the_defaults() -> None:
+    assert Settings.from_environ({"SMTP_PORT": "", "SMTP_HOST": "  "}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("environ", "name"),
+    [
+        ({"SMTP_PORT": "tcp://10.0.0.7:25"}, "SMTP_PORT"),
+        ({"SMTP_PORT": "70000"}, "SMTP_PORT"),
+        ({"SMTP_TIMEOUT_SECONDS": "soon"}, "SMTP_TIMEOUT_SECONDS"),
+        ({"DATABASE_TIMEOUT_SECONDS": "0"}, "DATABASE_TIMEOUT_SECONDS"),
+        ({"EMAIL_CLAIM_LEASE_SECONDS": "5"}, "EMAIL_CLAIM_LEASE_SECONDS"),
+        ({"WAREHOUSE_COUNTRIES": "GB,France"}, "WAREHOUSE_COUNTRIES"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(environ: dict[str, str], name: str) -> None:
+    with pytest.raises(InvalidSettings, match=name):
+        Settings.from_environ(environ)
