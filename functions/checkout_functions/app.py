@@ -1,5 +1,6 @@
 """The entry point servers load: `checkout_functions.app:create("confirmation")` builds the app
-of one function (confirmation, warehouse or rewards) from the environment."""
+of one function (confirmation, warehouse or rewards) from the environment. Serve it with
+`gunicorn -c python:checkout_functions.serving`: one worker process, as the metrics need."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from checkout_core import binding, events
 from checkout_core.order import InvalidOrder, Order
@@ -131,7 +132,13 @@ def _invoke(function: Function, context: dict[str, Any]) -> tuple[Response, str]
     """Answer one request; `context` collects what the log line should carry."""
     step = function.step
     try:
-        event = binding.from_http(dict(request.headers), request.get_data())
+        body = request.get_data()
+    except RequestEntityTooLarge:
+        # 400, not 413: senders retry every 4xx but 400, and no retry makes an order smaller.
+        message = f"the request body is larger than {MAX_BODY} bytes; an order is far smaller"
+        return _error(400, "TooLarge", message, context), "rejected"
+    try:
+        event = binding.from_http(dict(request.headers), body)
         context.update(eventId=event.get_id(), eventType=event.get_type())
         if event.get_subject():
             context["orderId"] = event.get_subject()

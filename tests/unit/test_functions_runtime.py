@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from checkout_core import binding, events, steps
 from checkout_core.order import Order
 from checkout_functions.errors import Refusal, Unavailable
-from checkout_functions.runtime import Function, create_app
+from checkout_functions.runtime import MAX_BODY, Function, create_app
 from tests.unit.test_order import VALID, order_with
 
 STEP = steps.BY_FUNCTION["warehouse"]
@@ -158,6 +158,14 @@ def test_a_body_that_is_not_one_event_is_400(
     response = client.post("/", headers=headers, data=body)
     assert response.status_code == 400
     assert words in response.get_json()["error"]
+    assert stand.orders == []
+
+
+def test_a_body_too_large_for_an_order_is_400(client: FlaskClient, stand: Stand) -> None:
+    body = placed(data=order_with(customer__name="x" * (MAX_BODY + 1)))
+    response = post_structured(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["reason"] == "TooLarge"
     assert stand.orders == []
 
 
