@@ -133,8 +133,11 @@ class Postgres:
             self._process = None
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL to the server and its backends at once, as a crash of the machine would."""
         if self._process is not None:
+            if self._process.running() and self._process.pid is not None:
+                # Process starts each child in a session of its own: its process group is its pid.
+                os.killpg(self._process.pid, signal.SIGKILL)
             self._process.kill()
 
     def running(self) -> bool:
