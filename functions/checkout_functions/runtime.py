@@ -26,6 +26,14 @@ MAX_BODY = 1024 * 1024
 RETRY_AFTER = "1"
 """Seconds a caller should wait after a 503."""
 
+LEVELS = {
+    "succeeded": logging.INFO,
+    "refused": logging.INFO,
+    "rejected": logging.WARNING,
+    "unavailable": logging.WARNING,
+}
+"""The level of an outcome's log line; anything else (a bug) is an error."""
+
 log = logging.getLogger(LOGGER)
 
 
@@ -100,7 +108,8 @@ def create_app(function: Function) -> Flask:
         finally:
             seconds = time.perf_counter() - started
             metrics.observe(outcome, seconds)
-            log.info(
+            log.log(
+                LEVELS.get(outcome, logging.ERROR),
                 "event %s",
                 outcome,
                 extra={**context, "outcome": outcome, "durationMs": round(seconds * 1000, 1)},
