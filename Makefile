@@ -66,6 +66,7 @@ up: setup  ## start the local environment (KUBECONFIG=.dev/kubeconfig, kubectl i
 down: venv  ## stop the local environment
 	$(DEVENV) down
 
-demo: up  ## bring the environment up and run the example Checkouts
-	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig apply -f manifests/examples/
-	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig get checkouts -o wide
+demo: up  ## bring the environment up, run the example Checkouts and show what happened
+	$(DEVENV) demo --example manifests/examples/checkout-member.yaml \
+	  --example manifests/examples/checkout-guest.yaml
+	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig get checkouts

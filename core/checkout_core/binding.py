@@ -1,6 +1,6 @@
-"""CloudEvents on the wire over HTTP: the content mode is decided by Content-Type (as the HTTP
-binding says, not by the presence of a `ce-` header), batches are refused, and every way an event
-can be malformed becomes one exception that names the problem."""
+"""CloudEvents on the wire, over HTTP and over NATS. The content mode is decided by Content-Type
+(as both bindings say, not by the presence of a `ce-` header), batches are refused, and every way
+an event can be malformed becomes one exception that names the problem."""
 
 from __future__ import annotations
 
@@ -61,3 +61,30 @@ def to_http(event: BaseCloudEvent) -> tuple[dict[str, str], bytes]:
     """Binary mode: attributes as `ce-` headers, data as the body, Content-Type set."""
     message = http.to_binary_event(event)
     return dict(message.headers), message.body
+
+
+# The NATS binding (binary mode needs NATS headers, server 2.2+) differs from HTTP in one rule:
+# every attribute is a `ce-` header, datacontenttype included, rather than Content-Type. Header
+# values are percent-encoded as over HTTP, so the HTTP codec does the encoding.
+
+
+def to_nats(event: BaseCloudEvent) -> tuple[dict[str, str], bytes]:
+    """Binary mode for NATS: `ce-` headers (ce-datacontenttype too), data as the payload."""
+    headers, body = to_http(event)
+    nats_headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    content_type = event.get_datacontenttype()
+    if content_type:
+        nats_headers["ce-datacontenttype"] = content_type
+    return nats_headers, body
+
+
+def from_nats(headers: Mapping[str, str] | None, payload: bytes) -> BaseCloudEvent:
+    """Either mode: structured when Content-Type says application/cloudevents, else binary.
+    Publishers that put the data's type in an unprefixed content-type (sdk-go) are accepted."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    if lowered.get("content-type", "").lower().startswith(STRUCTURED):
+        return from_http({"content-type": lowered["content-type"]}, payload)
+    content_type = lowered.pop("ce-datacontenttype", None) or lowered.pop("content-type", None)
+    if content_type:
+        lowered["content-type"] = content_type
+    return from_http(lowered, payload)

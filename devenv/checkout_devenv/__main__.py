@@ -1,4 +1,5 @@
-"""`checkout-devenv up|down|status`: the local environment behind `make up` and `make down`.
+"""`checkout-devenv up|down|status|demo`: the local environment behind `make up`, `make down` and
+`make demo`.
 
 `up` starts a supervisor in the background and returns once everything is ready; the supervisor
 owns every child process and stops them all on `down` (or dies with them: children get SIGKILL
@@ -15,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from checkout_devenv import demo
 from checkout_devenv.assets import Assets, AssetsError
 from checkout_devenv.environment import LocalEnvironment
 from checkout_devenv.processes import ProcessError
@@ -60,8 +62,8 @@ def serve(workdir: Path, crd_paths: list[Path]) -> int:
         _readyfile(workdir).write_text(str(env.kubeconfig))
         print(f"ready: KUBECONFIG={env.kubeconfig}", flush=True)
         while not stop.wait(1.0):
-            if not env.control_plane.running():
-                print("a control-plane process died; stopping", flush=True)
+            if dead := env.running():
+                print(f"stopping: {', '.join(dead)} died; see {workdir / 'logs'}", flush=True)
                 return 1
         return 0
     finally:
@@ -100,7 +102,8 @@ def up(workdir: Path, crd_paths: list[Path]) -> int:
             )
             return 1
         time.sleep(0.2)
-    print(f"up: export KUBECONFIG={workdir / 'kubeconfig'}  (logs in {workdir / 'logs'})")
+    print(f"up: export KUBECONFIG={workdir / 'kubeconfig'}")
+    print(f"    logs in {workdir / 'logs'}, emails in the Maildir {workdir / 'maildir'}")
     return 0
 
 
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["up", "down", "status", "serve"])
+    parser.add_argument("command", choices=["up", "down", "status", "serve", "demo"])
     parser.add_argument(
         "--dir",
         type=Path,
@@ -149,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a CRD file or folder to install (repeatable)",
     )
+    parser.add_argument(
+        "--example",
+        type=Path,
+        action="append",
+        default=[],
+        help="demo: a Checkout manifest to run (repeatable)",
+    )
     args = parser.parse_args(argv)
     workdir: Path = args.dir.resolve()
     try:
@@ -158,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return down(workdir)
         if args.command == "status":
             return status(workdir)
+        if args.command == "demo":
+            return demo.main(workdir, args.example)
         return serve(workdir, args.crds)
     except (AssetsError, ProcessError) as error:
         print(f"checkout-devenv: {error}", file=sys.stderr)

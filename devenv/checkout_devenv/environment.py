@@ -1,5 +1,6 @@
-"""The local environment `make up` starts: for now the control plane with the project's CRDs
-installed. Later parts (broker, functions, operator) join here."""
+"""The local environment `make up` starts, in order: the control plane (with the project's CRDs
+installed), a real SMTP server that keeps every message in a Maildir, the three functions, and
+the operator — each a local process, all under one folder."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from kubernetes import client, config
 from checkout_devenv import crds
 from checkout_devenv.assets import Assets
 from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.functions import Functions
+from checkout_devenv.operator import OperatorProcess
 
 
 def api_client(kubeconfig: Path) -> client.ApiClient:
@@ -22,27 +25,52 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
 
 
 class LocalEnvironment:
-    """Everything the operator needs around it, as local processes under one folder."""
+    """Everything, as local processes under `workdir`."""
 
     def __init__(self, assets: Assets, workdir: Path, crd_paths: Sequence[Path]) -> None:
+        self.workdir = workdir
         self.control_plane = ControlPlane(assets, workdir)
         self.crd_paths = list(crd_paths)
+        self.functions = Functions(workdir)
+        urls = ",".join(f"{name}={url}" for name, url in self.functions.urls.items())
+        self.operator = OperatorProcess(
+            workdir, self.control_plane.kubeconfig, {"CHECKOUT_FUNCTION_URLS": urls}
+        )
 
     @property
     def kubeconfig(self) -> Path:
         return self.control_plane.kubeconfig
 
+    @property
+    def maildir(self) -> Path:
+        return self.functions.smtp.maildir
+
     def start(self) -> None:
-        self.control_plane.start()
         try:
+            self.control_plane.start()
             with api_client(self.kubeconfig) as api:
                 crds.install(api, self.crd_paths)
+            self.functions.start()
+            self.operator.start()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
+        """In reverse order: nothing is left calling a part that is already gone."""
+        self.operator.stop()
+        self.functions.stop()
         self.control_plane.stop()
+
+    def running(self) -> list[str]:
+        """Names of the parts that are not running (empty when all are)."""
+        parts = {
+            "control plane": self.control_plane.running(),
+            "smtp": self.functions.smtp.running(),
+            "operator": self.operator.process.running(),
+            **{name: server.running() for name, server in self.functions.servers.items()},
+        }
+        return [name for name, ok in parts.items() if not ok]
 
     def __enter__(self) -> LocalEnvironment:
         self.start()

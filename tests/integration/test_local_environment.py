@@ -24,17 +24,24 @@ def gone(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] == "Z"
 
 
-def using(folder: Path) -> list[int]:
-    """Live processes whose command line names `folder` (etcd, kube-apiserver, the supervisor)."""
-    pids = []
+def descendants(pid: int) -> list[int]:
+    """Live processes below `pid`: children, grandchildren (gunicorn's workers), ..."""
+    parents: dict[int, int] = {}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            cmdline = (proc / "cmdline").read_bytes()
+            stat = (proc / "stat").read_text()
         except OSError:
             continue
-        if str(folder).encode() in cmdline and not gone(int(proc.name)):
-            pids.append(int(proc.name))
-    return pids
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] != "Z":
+            parents[int(proc.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
 
 
 def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
@@ -88,8 +95,9 @@ def test_devenv_up_status_down(tmp_path: Path, assets: Assets) -> None:
     up = run("up")
     assert up.returncode == 0, up.stderr
     supervisor = int((tmp_path / "devenv.pid").read_text())
-    children = [pid for pid in using(tmp_path) if pid != supervisor]
-    assert len(children) == 2  # etcd and kube-apiserver
+    # etcd, kube-apiserver, the SMTP server, three gunicorn masters and their workers, operator
+    children = descendants(supervisor)
+    assert len(children) >= 9
     try:
         assert "already up" in run("up").stdout
         assert run("status").returncode == 0
@@ -104,5 +112,4 @@ def test_devenv_up_status_down(tmp_path: Path, assets: Assets) -> None:
     finally:
         assert run("down").returncode == 0
     assert wait_gone([supervisor, *children]) == []
-    assert using(tmp_path) == []
     assert run("status").returncode == 1

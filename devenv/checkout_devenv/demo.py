@@ -1,0 +1,100 @@
+"""`make demo`: apply the example Checkouts (fresh names and order ids each run, so every run
+sends its own emails), wait until they finish, and print what happened: each checkout's status
+with per-step timings, and the confirmation emails that arrived."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from kubernetes import client
+
+from checkout_devenv.environment import api_client
+from checkout_devenv.functions import read_maildir
+
+GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: Body
+    seconds: float
+    """Wall time from the create call to the first read that showed the checkout finished."""
+
+
+def _parse(value: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def fresh(example: Body, run: str) -> Body:
+    body = copy.deepcopy(example)
+    body["metadata"] = {"name": f"{example['metadata']['name']}-{run}"}
+    body["spec"]["order"]["id"] = f"{example['spec']['order']['id']}-{run}"
+    return body
+
+
+def run_checkouts(
+    api: client.ApiClient, namespace: str, bodies: Sequence[Body], timeout: float = 120.0
+) -> list[Outcome]:
+    objects = client.CustomObjectsApi(api)
+    started = {}
+    for body in bodies:
+        started[body["metadata"]["name"]] = time.monotonic()
+        objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+    finished: dict[str, Outcome] = {}
+    deadline = time.monotonic() + timeout
+    while len(finished) < len(bodies):
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"not finished after {timeout:.0f}s: {sorted(set(started) - set(finished))}"
+            )
+        for name in started.keys() - finished.keys():
+            body = cast(
+                Body, objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+            )
+            if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                finished[name] = Outcome(body, time.monotonic() - started[name])
+        time.sleep(0.02)
+    return [finished[b["metadata"]["name"]] for b in bodies]
+
+
+def describe(outcome: Outcome) -> list[str]:
+    body, status = outcome.body, outcome.body["status"]
+    lines = [
+        f"{body['metadata']['name']}  order {body['spec']['order']['id']}  "
+        f"{body['spec']['mode']}  {status['phase']}  {status['progress']}  "
+        f"(create -> {status['phase']}: {outcome.seconds:.2f}s)"
+    ]
+    for step in status["steps"]:
+        begun, ended = _parse(step.get("startedAt")), _parse(step.get("completedAt"))
+        took = f"{(ended - begun).total_seconds() * 1000:7.1f} ms" if begun and ended else " " * 10
+        attempts = step.get("attempts", 0)
+        detail = step.get("message") or ", ".join(f"{k}={v}" for k, v in step["output"].items())
+        lines.append(f"  {step['name']:<9}{step['phase']:<10}{took}  {attempts} call(s)  {detail}")
+    return lines
+
+
+def main(workdir: Path, examples: Sequence[Path], namespace: str = "default") -> int:
+    run = datetime.datetime.now().strftime("%H%M%S")
+    bodies = [fresh(yaml.safe_load(path.read_text()), run) for path in examples]
+    with api_client(workdir / "kubeconfig") as api:
+        outcomes = run_checkouts(api, namespace, bodies)
+    print()
+    for outcome in outcomes:
+        print("\n".join(describe(outcome)))
+        print()
+    orders = {b["spec"]["order"]["id"] for b in bodies}
+    print(f"Emails received (Maildir {workdir / 'maildir'}):")
+    for message in read_maildir(workdir / "maildir"):
+        subject = str(message["Subject"])
+        if any(order in subject for order in orders):
+            print(f"  to {message['To']}: {subject}")
+    print(f"\nkubectl get checkouts (KUBECONFIG={workdir / 'kubeconfig'}) shows them all.")
+    return 0 if all(o.body["status"]["phase"] == "Succeeded" for o in outcomes) else 1
