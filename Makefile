@@ -22,7 +22,7 @@ endif
 export KUBEBUILDER_ASSETS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 DEVENV := $(VENV)/bin/checkout-devenv --dir $(DEV) --crds manifests/crds
-APT_PACKAGES := jq postgresql
+APT_PACKAGES := jq postgresql nats-server
 
 .PHONY: help setup packages venv binaries lint test up down demo
 

@@ -1,0 +1,156 @@
+"""A Trigger as the operator and the dispatcher both read it: its filter, its delivery policy
+(ISO 8601 durations, backoff), the broker consumer that holds its events, and its resolved
+destinations. Pure: parses the object's body."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkout_core import broker
+
+GROUP = "shop.example.com"
+VERSION = "v1alpha1"
+PLURAL = "triggers"
+DEFAULT_BROKER = "default"
+
+_DURATION = re.compile(
+    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
+    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+class InvalidTrigger(ValueError):
+    """The Trigger cannot be used as written; the message names the field."""
+
+
+def seconds(duration: str, field_path: str) -> float:
+    """An ISO 8601 duration (PnDTnHnMnS, as Knative's delivery fields use) in seconds."""
+    match = _DURATION.match(duration)
+    if not match or duration in ("P", "PT") or duration.endswith("T"):
+        raise InvalidTrigger(f"{field_path}: {duration!r} is not an ISO 8601 duration like PT0.5S")
+    parts = {k: float(v) for k, v in match.groupdict(default="0").items()}
+    return parts["days"] * 86400 + parts["hours"] * 3600 + parts["minutes"] * 60 + parts["seconds"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    retry: int = 5
+    """Retries after the first attempt; attempts in all = retry + 1."""
+    exponential: bool = True
+    delay: float = 0.2
+    """The base delay, seconds."""
+    cap: float = 30.0
+    """The longest delay, seconds."""
+    timeout: float = 10.0
+    """Seconds one attempt may take."""
+    failed_event_type: str = ""
+    """Published when delivery is given up; empty for none."""
+
+    @property
+    def attempts(self) -> int:
+        return self.retry + 1
+
+    def backoff(self, failed_attempt: int) -> float:
+        """Seconds before the attempt after `failed_attempt` (1-based), as Knative computes it:
+        linear delay * n, exponential delay * 2^(n-1), both capped."""
+        n = max(1, failed_attempt)
+        raw = self.delay * (2.0 ** (n - 1) if self.exponential else n)
+        return min(self.cap, raw)
+
+    @classmethod
+    def from_json(cls, delivery: Mapping[str, Any] | None) -> Delivery:
+        d = delivery or {}
+        defaults = cls()
+        policy = d.get("backoffPolicy", "exponential")
+        if policy not in ("linear", "exponential"):
+            raise InvalidTrigger(
+                f"spec.delivery.backoffPolicy: {policy!r} is not linear or exponential"
+            )
+        return cls(
+            retry=int(d.get("retry", defaults.retry)),
+            exponential=policy == "exponential",
+            delay=seconds(d.get("backoffDelay", "PT0.2S"), "spec.delivery.backoffDelay"),
+            cap=seconds(d.get("backoffMax", "PT30S"), "spec.delivery.backoffMax"),
+            timeout=seconds(d.get("timeout", "PT10S"), "spec.delivery.timeout"),
+            failed_event_type=d.get("failedEventType", ""),
+        )
+
+
+def resolve(destination: Mapping[str, Any], namespace: str, field_path: str) -> str:
+    """A destination's URL: its uri, or its Service ref's in-cluster address."""
+    if destination.get("uri"):
+        return str(destination["uri"])
+    ref = destination.get("ref")
+    if not ref:
+        raise InvalidTrigger(f"{field_path}: needs ref or uri")
+    if ref.get("kind", "Service") != "Service":
+        raise InvalidTrigger(f"{field_path}.ref.kind: only Service is supported")
+    return f"http://{ref['name']}.{ref.get('namespace') or namespace}.svc.cluster.local/"
+
+
+@dataclass(frozen=True)
+class Trigger:
+    namespace: str
+    name: str
+    broker: str
+    filter: Mapping[str, str]
+    delivery: Delivery
+    subscriber_uri: str
+    """Resolved by the operator into status.subscriberUri; from spec until it has."""
+    dead_letter_uri: str = ""
+    """Empty: dead letters go to the broker's dead-letter stream."""
+    generation: int = 1
+    ready: bool = False
+    """The operator has made its consumer and resolved its destinations (status Ready=True)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def consumer(self) -> str:
+        """The durable consumer's name; dispatchers sharing it share the work."""
+        return broker.consumer_name(self.namespace, self.name)
+
+    @property
+    def filter_subject(self) -> str:
+        """What the consumer itself filters: the type, when the filter names one. The other
+        attributes are compared by the dispatcher, event by event."""
+        return broker.subject(self.filter["type"]) if "type" in self.filter else broker.ALL
+
+    def matches(self, attributes: Mapping[str, Any]) -> bool:
+        return all(str(attributes.get(k)) == v for k, v in self.filter.items())
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Trigger:
+        meta, spec = body["metadata"], body.get("spec") or {}
+        status = body.get("status") or {}
+        namespace = meta["namespace"]
+        subscriber = spec.get("subscriber") or {}
+        dead_letter = (spec.get("delivery") or {}).get("deadLetterSink")
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        ready = conditions.get("Ready", {}).get("status") == "True" and status.get(
+            "observedGeneration"
+        ) == meta.get("generation", 1)
+        return cls(
+            namespace=namespace,
+            name=meta["name"],
+            broker=spec.get("broker", DEFAULT_BROKER),
+            filter=dict((spec.get("filter") or {}).get("attributes") or {}),
+            delivery=Delivery.from_json(spec.get("delivery")),
+            subscriber_uri=status.get("subscriberUri")
+            or resolve(subscriber, namespace, "spec.subscriber"),
+            dead_letter_uri=status.get("deadLetterSinkUri")
+            or (
+                resolve(dead_letter, namespace, "spec.delivery.deadLetterSink")
+                if dead_letter
+                else ""
+            ),
+            generation=meta.get("generation", 1),
+            ready=ready,
+            labels=dict(meta.get("labels") or {}),
+        )
