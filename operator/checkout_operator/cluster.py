@@ -1,14 +1,26 @@
-"""The operator's own calls to the Kubernetes API, beyond what Kopf does for it: writing a
-Checkout's status. The client is blocking, so calls run in a worker thread."""
+"""The operator's own calls to the Kubernetes API, beyond what Kopf does for it: Checkout status,
+Kubernetes Events, Triggers. The client is blocking, so every call runs in a worker thread."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import logging
+import socket
+from collections.abc import Mapping
+from typing import Any, cast
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
+from checkout_core import triggers as trigger_api
 from checkout_operator import status as model
-from checkout_operator.checkouts import GROUP, PLURAL, VERSION, Checkout
+from checkout_operator.checkouts import GROUP, PLURAL, VERSION
+
+COMPONENT = "checkout-operator"
+FIELD_MANAGER = "checkout-operator"
+log = logging.getLogger(__name__)
+Body = dict[str, Any]
 
 
 def api_client() -> client.ApiClient:
@@ -21,21 +33,127 @@ def api_client() -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-class StatusWriter:
-    """Writes a Checkout's status through the status subresource (a JSON merge patch)."""
+class Checkouts:
+    """Reading Checkouts and writing their status (through the status subresource)."""
 
-    def __init__(self, api: client.ApiClient, checkout: Checkout) -> None:
+    def __init__(self, api: client.ApiClient) -> None:
         self._objects = client.CustomObjectsApi(api)
-        self._checkout = checkout
 
-    async def __call__(self, status: model.Status) -> None:
-        body = {"status": model.to_json(status)}
+    async def get(self, namespace: str, name: str) -> Body | None:
+        """The Checkout, or None when it does not exist (any more)."""
+        try:
+            body = await asyncio.to_thread(
+                self._objects.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return cast(Body, body)
+
+    async def write_status(self, namespace: str, name: str, status: model.Status) -> None:
         await asyncio.to_thread(
             self._objects.patch_namespaced_custom_object_status,
             GROUP,
             VERSION,
-            self._checkout.namespace,
+            namespace,
             PLURAL,
-            self._checkout.name,
-            body,
+            name,
+            {"status": model.to_json(status)},
         )
+
+
+class Events:
+    """Kubernetes Events on our objects, posted in the background: reporting a step change never
+    delays the step, and a failed post is logged, not raised."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._core = client.CoreV1Api(api)
+        self._pending: set[asyncio.Task[None]] = set()
+        self._instance = socket.gethostname()
+
+    def post(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        meta = body["metadata"]
+        now = datetime.datetime.now(datetime.UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(
+                generate_name=f"{meta['name']}.", namespace=meta["namespace"]
+            ),
+            involved_object=client.V1ObjectReference(
+                api_version=body.get("apiVersion"),
+                kind=body.get("kind"),
+                name=meta["name"],
+                namespace=meta["namespace"],
+                uid=meta.get("uid"),
+            ),
+            reason=reason,
+            message=message[:1024],
+            type=kind,
+            source=client.V1EventSource(component=COMPONENT),
+            reporting_component=COMPONENT,
+            reporting_instance=self._instance,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+        )
+        task = asyncio.create_task(self._send(meta["namespace"], event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _send(self, namespace: str, event: client.CoreV1Event) -> None:
+        try:
+            await asyncio.to_thread(self._core.create_namespaced_event, namespace, event)
+        except ApiException as error:
+            log.warning("could not post event %s: %s", event.reason, error.reason)
+
+    async def drain(self) -> None:
+        """Wait for the posts in flight (at shutdown)."""
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+class Triggers:
+    """The Triggers of a namespace, and the CRD that owns the ones we make."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._objects = client.CustomObjectsApi(api)
+        self._extensions = client.ApiextensionsV1Api(api)
+
+    async def list(self, namespace: str, selector: str) -> list[Body]:
+        found = await asyncio.to_thread(
+            self._objects.list_namespaced_custom_object,
+            trigger_api.GROUP,
+            trigger_api.VERSION,
+            namespace,
+            trigger_api.PLURAL,
+            label_selector=selector,
+        )
+        return list(cast(Body, found)["items"])
+
+    async def apply(self, body: Body) -> None:
+        """Create, or bring the spec and labels up to date (server-side apply: only the fields
+        we set are ours, anything a user added stays)."""
+        meta = body["metadata"]
+        await asyncio.to_thread(
+            self._objects.patch_namespaced_custom_object,
+            trigger_api.GROUP,
+            trigger_api.VERSION,
+            meta["namespace"],
+            trigger_api.PLURAL,
+            meta["name"],
+            body,
+            field_manager=FIELD_MANAGER,
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
+
+    async def owner(self, crd: str) -> dict[str, Any]:
+        """An ownerReference to a CRD: the Triggers we make exist for that API, and go with it."""
+        found = await asyncio.to_thread(self._extensions.read_custom_resource_definition, crd)
+        meta = found.metadata
+        assert meta is not None
+        return {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "name": crd,
+            "uid": meta.uid or "",
+        }

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import kopf
 
+from checkout_core import triggers as trigger_api
 from checkout_core.order import InvalidOrder
 from checkout_operator import cluster, reconcile
-from checkout_operator import status as model
-from checkout_operator.checkouts import GROUP, ORCHESTRATION, PLURAL, VERSION, Checkout
+from checkout_operator.broker_link import BrokerUnavailable
+from checkout_operator.checkouts import (
+    CHOREOGRAPHY,
+    GROUP,
+    ORCHESTRATION,
+    PLURAL,
+    VERSION,
+    Checkout,
+)
+from checkout_operator.projector import Projector
 from checkout_operator.settings import Settings
 
 PREFIX = "checkout.shop.example.com"
+RETRY_DELAY = 1.0
+log = logging.getLogger(__name__)
 
 
 @kopf.on.startup()
@@ -29,39 +41,83 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # A watch that silently stalls is re-established rather than trusted forever.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    memo.context = reconcile.Context(
-        settings=Settings.from_environment(),
-        session=aiohttp.ClientSession(),
-        api=cluster.api_client(),
-    )
+    context = reconcile.Context.create(Settings.from_environment(), cluster.api_client())
+    memo.context = context
+    memo.choreography = asyncio.create_task(_choreography(context), name="choreography")
+
+
+async def _choreography(context: reconcile.Context) -> None:
+    """Connect to the broker, lay out the catalogue's Triggers, and project events forever."""
+    if not context.broker.configured:
+        return
+    await context.broker.connect()
+    if context.settings.manage_triggers:
+        await reconcile.ensure_triggers(context)
+    projector = Projector(context.broker.js, context.checkouts, context.events, reconcile.describe)
+    while True:
+        try:
+            await projector.run()
+        except BrokerUnavailable as error:  # reconnecting: carry on once it is back
+            log.warning("projector paused: %s", error)
+            await asyncio.sleep(RETRY_DELAY)
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     context: reconcile.Context = memo.context
+    memo.choreography.cancel()
+    await asyncio.gather(memo.choreography, return_exceptions=True)
+    await context.events.drain()
+    await context.broker.close()
     await context.session.close()
     context.api.close()
 
 
-def _orchestrated(spec: kopf.Spec, **_: Any) -> bool:
-    return bool(spec.get("mode", ORCHESTRATION) == ORCHESTRATION)
-
-
-@kopf.on.resume(GROUP, VERSION, PLURAL, when=_orchestrated, id="resume-orchestration")
-@kopf.on.create(GROUP, VERSION, PLURAL, when=_orchestrated, id="orchestrate")
-async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def _checkout(body: kopf.Body) -> Checkout:
     try:
-        checkout = Checkout.from_body(body)
+        return Checkout.from_body(body)
     except InvalidOrder as error:
         raise kopf.PermanentError(f"spec.{error}") from error
 
-    def notify(update: model.StepUpdate, _status: model.Status) -> None:
-        failed = update.change in (model.Change.FAILED, model.Change.RETRYING)
-        kopf.event(
-            body,
-            type="Warning" if failed else "Normal",
-            reason=str(update.change),
-            message=reconcile.describe(update),
-        )
 
-    await reconcile.orchestrate(checkout, memo.context, notify)
+def _mode(mode: str) -> Callable[..., bool]:
+    def when(spec: kopf.Spec, **_: Any) -> bool:
+        return bool(spec.get("mode", ORCHESTRATION) == mode)
+
+    return when
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, when=_mode(ORCHESTRATION), id="resume-orchestration")
+@kopf.on.create(GROUP, VERSION, PLURAL, when=_mode(ORCHESTRATION), id="orchestrate")
+async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    await reconcile.orchestrate(_checkout(body), body, memo.context)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, when=_mode(CHOREOGRAPHY), id="resume-choreography")
+@kopf.on.create(GROUP, VERSION, PLURAL, when=_mode(CHOREOGRAPHY), id="choreograph")
+async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        await reconcile.choreograph(_checkout(body), body, memo.context)
+    except (BrokerUnavailable, reconcile.TriggersNotReady) as error:
+        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
+
+
+TRIGGERS = (trigger_api.GROUP, trigger_api.VERSION, trigger_api.PLURAL)
+
+
+@kopf.on.resume(*TRIGGERS, id="resume-trigger")
+@kopf.on.update(*TRIGGERS, id="update-trigger")
+@kopf.on.create(*TRIGGERS, id="create-trigger")
+async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        patch["status"] = await reconcile.reconcile_trigger(body, memo.context)
+    except BrokerUnavailable as error:
+        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
+
+
+@kopf.on.delete(*TRIGGERS, id="delete-trigger")
+async def trigger_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        await reconcile.remove_trigger(body, memo.context)
+    except BrokerUnavailable as error:
+        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error

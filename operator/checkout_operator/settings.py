@@ -35,6 +35,12 @@ class Settings:
     """The longest wait between two attempts, in seconds. CHECKOUT_BACKOFF_CAP."""
     status_batch_window: float = 0.05
     """Seconds to gather step changes before one status write. CHECKOUT_STATUS_BATCH_WINDOW."""
+    nats_url: str = ""
+    """The broker (NATS JetStream) for choreography; empty: Choreography checkouts fail with
+    reason BrokerNotConfigured. CHECKOUT_NATS_URL."""
+    manage_triggers: bool = True
+    """Keep the step catalogue's Triggers in `namespace`. CHECKOUT_MANAGE_TRIGGERS=false leaves
+    them to someone else (e.g. written as Knative Triggers)."""
 
     def function_url(self, function: str) -> str:
         return self.function_urls.get(function) or self.function_url_template.format(
@@ -58,6 +64,8 @@ class Settings:
             status_batch_window=_number(
                 env, "CHECKOUT_STATUS_BATCH_WINDOW", defaults.status_batch_window, minimum=0
             ),
+            nats_url=env.get("CHECKOUT_NATS_URL", defaults.nats_url),
+            manage_triggers=_flag(env, "CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers),
         )
 
 
@@ -72,6 +80,17 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name}={raw!r} is not true or false")
 
 
 def _urls(raw: str) -> dict[str, str]:

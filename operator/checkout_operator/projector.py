@@ -1,0 +1,115 @@
+"""The status projector: choreography's read model kept up to date. It reads every shop event
+from its own durable consumer and projects it into the status of the Checkout it belongs to, so
+the business process stays visible although nobody runs it. Events are acknowledged only once
+their Checkout's status is written: an operator that was down catches up when it returns."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+from cloudevents.core.base import BaseCloudEvent
+from kubernetes.client.exceptions import ApiException
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from checkout_core import binding, broker
+from checkout_core.steps import STEPS
+from checkout_operator import projection
+from checkout_operator import status as model
+from checkout_operator.checkouts import CHOREOGRAPHY, Checkout
+from checkout_operator.cluster import Checkouts, Events
+
+NAME = "checkout-projector"
+BATCH = 256
+CONCURRENCY = 8
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Projector:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        checkouts: Checkouts,
+        events: Events,
+        describe: Callable[[model.StepUpdate], str],
+    ) -> None:
+        self._js = js
+        self._checkouts = checkouts
+        self._events = events
+        self._describe = describe
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(self) -> None:
+        """Consume forever (until cancelled)."""
+        config = broker.consumer_config(NAME, broker.ALL, ack_wait=60.0, deliver_all=True)
+        await broker.ensure_consumer(self._js, config)
+        subscription = await self._js.pull_subscribe_bind(durable=NAME, stream=broker.STREAM)
+        while True:
+            try:
+                messages = await subscription.fetch(BATCH, timeout=1.0)
+            except TimeoutError:
+                continue
+            await self.project(messages)
+
+    async def project(self, messages: list[Msg]) -> None:
+        """One batch: events grouped by Checkout, one status write per Checkout."""
+        groups: dict[tuple[str, str], list[tuple[Msg, BaseCloudEvent]]] = defaultdict(list)
+        for message in messages:
+            try:
+                event = binding.from_nats(message.headers, message.data)
+            except binding.UnacceptableEvent as error:
+                log.warning("skipping an unreadable message on %s: %s", message.subject, error)
+                await message.ack()
+                continue
+            key = projection.checkout_of(event)
+            if key is None:
+                await message.ack()  # not a checkout's event: nothing to project
+                continue
+            groups[key].append((message, event))
+        await asyncio.gather(*(self._one(key, items) for key, items in groups.items()))
+
+    async def _one(self, key: tuple[str, str], items: list[tuple[Msg, BaseCloudEvent]]) -> None:
+        async with self._limit:
+            try:
+                await self._apply(key, [event for _, event in items])
+            except (ApiException, OSError) as error:
+                log.warning("projecting into %s/%s failed (%s); retrying", *key, error)
+                for message, _ in items:
+                    await message.nak(delay=1.0)
+                return
+            for message, _ in items:
+                await message.ack()
+
+    async def _apply(self, key: tuple[str, str], events: list[BaseCloudEvent]) -> None:
+        body = await self._checkouts.get(*key)
+        if body is None or (body.get("spec") or {}).get("mode") != CHOREOGRAPHY:
+            return  # deleted, or not ours to project
+        before = model.from_json(body.get("status"))
+        current = before
+        if current is None:
+            # the events outran the operator's first write: start from the catalogue, as it does
+            checkout = Checkout.from_body(body)
+            attributes = checkout.placed_event().get_attributes()
+            current = model.initial(STEPS, attributes, checkout.generation, _now())
+        for event in events:
+            for update in projection.updates(event, _now()):
+                changed = model.apply(current, update)
+                if changed != current:
+                    failed = update.change is model.Change.FAILED
+                    self._events.post(
+                        body,
+                        "Warning" if failed else "Normal",
+                        str(update.change),
+                        self._describe(update),
+                    )
+                current = changed
+        if current != before:
+            await self._checkouts.write_status(key[0], key[1], current)
