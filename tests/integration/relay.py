@@ -17,6 +17,8 @@ class Relay:
         self.fail_first = fail_first
         self.delay = delay
         self.requests = 0
+        self.subjects: list[str] = []
+        """The `ce-subject` (order id) of every binary-mode request, in order of arrival."""
         self._lock = threading.Lock()
         relay = self
 
@@ -25,6 +27,7 @@ class Relay:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with relay._lock:
                     relay.requests += 1
+                    relay.subjects.append(self.headers.get("ce-subject", ""))
                     fail = relay.requests <= relay.fail_first
                 time.sleep(relay.delay)
                 if fail:

@@ -1,0 +1,87 @@
+"""Checkouts in integration tests: building them, creating them, waiting for them, reading
+their steps and the emails they caused."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from typing import Any, cast
+
+from kubernetes import client
+
+from checkout_devenv.functions import Functions
+
+GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
+Body = dict[str, Any]
+FAST_RETRIES = {
+    "CHECKOUT_ATTEMPTS": "4",
+    "CHECKOUT_BACKOFF_BASE": "0.1",
+    "CHECKOUT_BACKOFF_CAP": "0.5",
+    "CHECKOUT_ATTEMPT_TIMEOUT": "5",
+}
+"""Operator settings that make a retry budget run out in about a second."""
+
+
+def order_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def checkout(
+    name: str, order: str, email: str, member: bool, prices: list[str], **spec: Any
+) -> Body:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Checkout",
+        "metadata": {"name": name},
+        "spec": {
+            "order": {
+                "id": order,
+                "customer": {"name": "Ada Lovelace", "email": email, "rewardsMember": member},
+                "currency": "EUR",
+                "items": [
+                    {"sku": f"SKU-{n}", "quantity": 1, "unitPrice": p} for n, p in enumerate(prices)
+                ],
+                "shippingAddress": {
+                    "line1": "1 Analytical Way",
+                    "city": "London",
+                    "postalCode": "N1 9GU",
+                    "country": "GB",
+                },
+            },
+            **spec,
+        },
+    }
+
+
+def create(api: client.ApiClient, namespace: str, body: Body) -> None:
+    client.CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, copy.deepcopy(body)
+    )
+
+
+def get(api: client.ApiClient, namespace: str, name: str) -> Body:
+    return cast(
+        Body,
+        client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name
+        ),
+    )
+
+
+def wait_finished(api: client.ApiClient, namespace: str, name: str, timeout: float = 60.0) -> Body:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = get(api, namespace, name)
+        if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{name} did not finish in {timeout}s: {body.get('status')}")
+
+
+def steps(body: Body) -> dict[str, Body]:
+    return {s["name"]: s for s in body["status"]["steps"]}
+
+
+def emails_for(functions: Functions, order: str) -> list[str]:
+    return [str(m["Subject"]) for m in functions.smtp.messages() if order in str(m["Subject"])]
