@@ -32,8 +32,10 @@ def dead_letter_subject(namespace: str, trigger: str) -> str:
 
 
 def consumer_name(namespace: str, trigger: str) -> str:
-    """A Trigger's durable consumer. Dots are not allowed in consumer names, dashes are."""
-    return f"trigger_{namespace}_{trigger}"
+    """A Trigger's durable consumer. Dots are not allowed in consumer names, dashes are; a
+    Trigger's name may hold dots (a namespace's may not) but never underscores, so dots become
+    underscores without two Triggers ever sharing a consumer."""
+    return f"trigger_{namespace}_{trigger.replace('.', '_')}"
 
 
 async def connect(url: str, name: str) -> Client:

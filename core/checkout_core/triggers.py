@@ -91,6 +91,14 @@ def resolve(destination: Mapping[str, Any], namespace: str, field_path: str) -> 
     return f"http://{ref['name']}.{ref.get('namespace') or namespace}.svc.cluster.local/"
 
 
+def _wire(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Trigger:
     namespace: str
@@ -123,7 +131,10 @@ class Trigger:
         return broker.subject(self.filter["type"]) if "type" in self.filter else broker.ALL
 
     def matches(self, attributes: Mapping[str, Any]) -> bool:
-        return all(str(attributes.get(k)) == v for k, v in self.filter.items())
+        """Every filter attribute is on the event with exactly the filter's value, compared as
+        CloudEvents write values on the wire (a boolean is "true"); an absent attribute matches
+        nothing."""
+        return all(_wire(attributes.get(k)) == v for k, v in self.filter.items())
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> Trigger:
