@@ -165,19 +165,23 @@ def test_a_valid_trigger_gets_the_defaults(api: client.ApiClient, namespace: str
     assert Trigger.from_body(with_delivery).delivery == Trigger.from_body(created).delivery
 
 
+def get(api: client.ApiClient, namespace: str, name: str) -> Body:
+    return cast(
+        Body, objects(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    )
+
+
 def test_status_is_a_subresource(api: client.ApiClient, namespace: str) -> None:
     create(api, namespace, trigger())
     # A status written with the object is dropped; only the subresource writes it.
     objects(api).patch_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, "email", {"status": {"subscriberUri": "http://x/"}}
     )
-    body = objects(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "email")
-    assert "status" not in body
+    assert "status" not in get(api, namespace, "email")
     objects(api).patch_namespaced_custom_object_status(
         GROUP, VERSION, namespace, PLURAL, "email", {"status": {"subscriberUri": "http://x/"}}
     )
-    body = objects(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "email")
-    assert body["status"]["subscriberUri"] == "http://x/"
+    assert get(api, namespace, "email")["status"]["subscriberUri"] == "http://x/"
 
 
 def test_kubectl_get_shows_the_printer_columns(
