@@ -53,7 +53,10 @@ async def run(settings: Settings) -> None:
             loop.call_soon_threadsafe(changes.put_nowait, change)
 
     cluster = configuration(settings.kubeconfig)
-    watches = [TriggerWatch(cluster, ns, emit) for ns in settings.namespaces or (None,)]
+    watches = [
+        TriggerWatch(cluster, ns, emit, settings.watch_timeout)
+        for ns in settings.namespaces or (None,)
+    ]
     connection: Client | None = None
     dispatcher: Dispatcher | None = None
     health = server.Health(

@@ -31,6 +31,9 @@ class Settings:
     drain_timeout: float = 10.0
     """Seconds a stopping worker lets deliveries in flight finish; the rest go back to the
     broker at once. DISPATCHER_DRAIN_TIMEOUT."""
+    watch_timeout: int = 300
+    """Seconds the API server keeps one watch of Triggers open before it is renewed from the
+    last version seen. DISPATCHER_WATCH_TIMEOUT."""
     host: str = "0.0.0.0"  # noqa: S104 - in a pod, probes and scrapes come from outside
     """Address of the health and metrics endpoint. DISPATCHER_HOST."""
     port: int = 8080
@@ -66,6 +69,7 @@ class Settings:
             fetch_batch=_integer(env, "DISPATCHER_FETCH_BATCH", defaults.fetch_batch, 1),
             fetch_wait=_number(env, "DISPATCHER_FETCH_WAIT", defaults.fetch_wait, 0.1),
             drain_timeout=_number(env, "DISPATCHER_DRAIN_TIMEOUT", defaults.drain_timeout, 0),
+            watch_timeout=_integer(env, "DISPATCHER_WATCH_TIMEOUT", defaults.watch_timeout, 1),
             host=env.get("DISPATCHER_HOST") or defaults.host,
             port=_integer(env, "DISPATCHER_PORT", defaults.port, 1, maximum=65535),
             kubeconfig=env.get("KUBECONFIG", ""),

@@ -19,8 +19,6 @@ from checkout_dispatcher.logs import LOGGER
 
 log = logging.getLogger(LOGGER)
 
-WATCH_SECONDS = 300
-"""How long the API server keeps one watch open; it is then renewed from the last version."""
 RETRY_SECONDS = 2.0
 """Pause after the API server could not be reached, before trying again."""
 GONE = 410
@@ -45,8 +43,11 @@ class TriggerWatch:
         cluster: client.Configuration,
         namespace: str | None,
         emit: Callable[[Change], None],
+        timeout: int = 300,
     ) -> None:
         self.cluster = cluster
+        self.timeout = timeout
+        """Seconds one watch request lasts before it is renewed."""
         self.namespace = namespace
         self.emit = emit
         self.listed = threading.Event()
@@ -113,9 +114,9 @@ class TriggerWatch:
                 *args,
                 resource_version=version,
                 allow_watch_bookmarks=True,
-                timeout_seconds=WATCH_SECONDS,
+                timeout_seconds=self.timeout,
                 # A silent half-open connection must not hold the watch forever.
-                _request_timeout=WATCH_SECONDS + 30,
+                _request_timeout=self.timeout + 30,
             ):
                 body = event["raw_object"]
                 version = body["metadata"]["resourceVersion"]
@@ -124,3 +125,4 @@ class TriggerWatch:
                 elif event["type"] == "DELETED":
                     self.emit(Deleted(body))
                 # BOOKMARK: only the version moves on.
+            log.debug("watch renewed", extra={"namespace": self.namespace or "*"})

@@ -687,6 +687,22 @@ def test_serves_a_trigger_only_while_it_is_ready_and_follows_its_changes(
         assert orphan.get_id() not in first.ids() + second.ids()
 
 
+def test_sees_new_triggers_after_its_watch_is_renewed(
+    operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
+) -> None:
+    with Sink() as sink:
+        dispatcher = start_dispatcher(DISPATCHER_WATCH_TIMEOUT="1", DISPATCHER_LOG_LEVEL="DEBUG")
+        eventually(
+            lambda: dispatcher.log_tail(400).count("watch renewed") >= 2,
+            "the watch expired and was renewed twice",
+            logs=logs(dispatcher),
+        )
+        operator.create(trigger_body("ping", sink.url))
+        (event,) = pings(namespace, 1)
+        bus.publish(event)
+        eventually(lambda: sink.ids() == [event.get_id()], "delivered", logs=logs(dispatcher))
+
+
 def test_two_replicas_share_one_consumer(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
