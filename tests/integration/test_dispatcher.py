@@ -414,8 +414,8 @@ def test_delivers_in_binary_mode_and_publishes_the_replies(
         for answer in bus.events(subject):
             original = by_id[answer.get_id().removesuffix(f"/{PONG}")]
             assert answer.get_subject() == original.get_subject()
-            assert event.get_extension("traceparent") == original.get_extension("traceparent")
-            assert event.get_data() == {"seen": 1}
+            assert answer.get_extension("traceparent") == original.get_extension("traceparent")
+            assert answer.get_data() == {"seen": 1}
 
         text = dispatcher.metrics()
         assert (
