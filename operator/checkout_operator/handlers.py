@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
+import nats.errors
 
 from checkout_core import triggers as trigger_api
 from checkout_core.order import InvalidOrder
@@ -57,8 +58,8 @@ async def _choreography(context: reconcile.Context) -> None:
     while True:
         try:
             await projector.run()
-        except BrokerUnavailable as error:  # reconnecting: carry on once it is back
-            log.warning("projector paused: %s", error)
+        except (BrokerUnavailable, nats.errors.Error) as error:  # the broker is (re)starting
+            log.warning("projector paused: %s: %s", type(error).__name__, error)
             await asyncio.sleep(RETRY_DELAY)
 
 
@@ -98,7 +99,7 @@ async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     try:
         await reconcile.choreograph(_checkout(body), body, memo.context)
-    except (BrokerUnavailable, reconcile.TriggersNotReady) as error:
+    except (BrokerUnavailable, reconcile.TriggersNotReady, nats.errors.Error) as error:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
 
 
@@ -111,7 +112,7 @@ TRIGGERS = (trigger_api.GROUP, trigger_api.VERSION, trigger_api.PLURAL)
 async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     try:
         patch["status"] = await reconcile.reconcile_trigger(body, memo.context)
-    except BrokerUnavailable as error:
+    except (BrokerUnavailable, nats.errors.Error) as error:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
 
 
@@ -119,5 +120,5 @@ async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any)
 async def trigger_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     try:
         await reconcile.remove_trigger(body, memo.context)
-    except BrokerUnavailable as error:
+    except (BrokerUnavailable, nats.errors.Error) as error:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error

@@ -24,8 +24,11 @@ from checkout_operator.checkouts import CHOREOGRAPHY, Checkout
 from checkout_operator.cluster import Checkouts, Events
 
 NAME = "checkout-projector"
-BATCH = 256
+BATCH = 64
 CONCURRENCY = 8
+ACK_WAIT = 10.0
+"""Seconds before the broker redelivers what a projector fetched but never acknowledged (it
+was killed): long enough for a batch's writes, short enough for a quick catch-up."""
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +52,7 @@ class Projector:
 
     async def run(self) -> None:
         """Consume forever (until cancelled)."""
-        config = broker.consumer_config(NAME, broker.ALL, ack_wait=60.0, deliver_all=True)
+        config = broker.consumer_config(NAME, broker.ALL, ack_wait=ACK_WAIT, deliver_all=True)
         await broker.ensure_consumer(self._js, config)
         subscription = await self._js.pull_subscribe_bind(durable=NAME, stream=broker.STREAM)
         while True:

@@ -78,9 +78,10 @@ def spec_differs(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 
 
 def ack_wait(trigger: Trigger) -> float:
-    """How long the broker waits for an acknowledgement before redelivering: longer than one
-    delivery attempt may take, so a slow subscriber is not called twice at once."""
-    return max(30.0, 3 * trigger.delivery.timeout)
+    """How long the broker waits for an acknowledgement before redelivering: a little longer
+    than one delivery attempt may take, so a slow subscriber is not called twice at once, and
+    no longer, so the events a killed dispatcher held come back soon."""
+    return trigger.delivery.timeout + 5.0
 
 
 def _condition(

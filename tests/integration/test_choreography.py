@@ -1,0 +1,353 @@
+"""Choreography end to end: the operator only configures Triggers and publishes order.placed; the
+dispatcher delivers events from NATS JetStream to the real functions and publishes their replies;
+the operator projects the event stream into the Checkout's status. Everything real: API server,
+broker, dispatcher, gunicorn functions, SMTP server, database."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from kubernetes import client
+from nats.js.errors import NotFoundError
+
+from checkout_core import binding, broker
+from checkout_devenv.broker import NatsServer
+from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.dispatcher import DispatcherProcess
+from checkout_devenv.functions import Functions
+from checkout_devenv.operator import OperatorProcess
+from tests.integration.checkouts import (
+    FAST_RETRIES,
+    Body,
+    checkout,
+    create,
+    emails_for,
+    get,
+    order_id,
+    steps,
+    wait_finished,
+)
+from tests.integration.relay import Relay
+
+TRIGGERS = ("shop.example.com", "v1alpha1")
+
+
+@pytest.fixture(scope="module")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
+    with Functions(tmp_path_factory.mktemp("functions")) as running:
+        yield running
+
+
+@pytest.fixture
+def dispatcher(
+    control_plane: ControlPlane, nats: NatsServer, namespace: str, tmp_path: Path
+) -> Iterator[DispatcherProcess]:
+    process = DispatcherProcess(
+        tmp_path, control_plane.kubeconfig, nats.url, namespaces=[namespace]
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+StartOperator = Callable[..., OperatorProcess]
+
+
+@pytest.fixture
+def start_operator(
+    control_plane: ControlPlane,
+    functions: Functions,
+    nats: NatsServer,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[StartOperator]:
+    """An operator for this test's namespace, which is also where it keeps the Triggers."""
+    started: list[OperatorProcess] = []
+
+    def start(urls: Mapping[str, str] | None = None, **env: str) -> OperatorProcess:
+        endpoints = {**functions.urls, **(urls or {})}
+        environment = {
+            **FAST_RETRIES,
+            "CHECKOUT_NATS_URL": nats.url,
+            "CHECKOUT_NAMESPACE": namespace,
+            "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
+            **env,
+        }
+        operator = OperatorProcess(
+            tmp_path,
+            control_plane.kubeconfig,
+            environment,
+            namespaces=[namespace],
+            name=f"operator-{len(started)}",
+        )
+        started.append(operator)
+        operator.start()
+        return operator
+
+    yield start
+    for operator in started:
+        operator.stop()
+
+
+def choreography(name: str, order: str, email: str, member: bool, prices: list[str]) -> Body:
+    return checkout(name, order, email, member, prices, mode="Choreography")
+
+
+def trigger_status(api: client.ApiClient, namespace: str, name: str) -> Body:
+    body = cast(
+        Body,
+        client.CustomObjectsApi(api).get_namespaced_custom_object(
+            *TRIGGERS, namespace, "triggers", name
+        ),
+    )
+    return cast(Body, body.get("status") or {})
+
+
+async def _consumer(url: str, name: str) -> Any:
+    connection = await broker.connect(url, "test")
+    try:
+        return await connection.jetstream().consumer_info(broker.STREAM, name)
+    except NotFoundError:
+        return None
+    finally:
+        await connection.close()
+
+
+async def _dead_letters(url: str, subject: str) -> list[Any]:
+    connection = await broker.connect(url, "test")
+    try:
+        js = connection.jetstream()
+        found = []
+        sequence = 0
+        info = await js.stream_info(broker.DEAD_LETTER_STREAM)
+        while sequence < info.state.last_seq:
+            sequence += 1
+            message = await js.get_msg(broker.DEAD_LETTER_STREAM, sequence)
+            if message.subject == subject:
+                found.append(binding.from_nats(message.headers, message.data or b""))
+        return found
+    finally:
+        await connection.close()
+
+
+def test_member_and_guest_succeed_with_the_same_outputs_as_orchestration(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+    kubectl: Any,
+) -> None:
+    with Relay(functions.urls["rewards"]) as rewards:
+        start_operator(urls={"rewards": rewards.url})
+        member, guest = order_id(), order_id()
+        email = f"ada-{order_id()}@example.com"
+        create(api, namespace, choreography("member", member, email, True, ["12.50", "13.49"]))
+        create(api, namespace, choreography("guest", guest, "bob@example.com", False, ["5.00"]))
+        waited = kubectl(
+            "wait",
+            "-n",
+            namespace,
+            "--for=condition=Succeeded",
+            "chk/member",
+            "chk/guest",
+            "--timeout=60s",
+        )
+        assert waited.returncode == 0, waited.stderr
+    one, two = get(api, namespace, "member"), get(api, namespace, "guest")
+    for body in (one, two):
+        status = body["status"]
+        assert (status["phase"], status["progress"]) == ("Succeeded", "3/3")
+        assert status["conditions"][0]["reason"] == "AllStepsSucceeded"
+    assert steps(one)["rewards"]["output"] == {"points": 25, "balance": 25}
+    assert steps(one)["email"]["output"]["messageId"].startswith("<")
+    assert steps(one)["shipment"]["output"]["shipmentId"]
+    assert steps(two)["rewards"]["phase"] == "Skipped"
+    assert rewards.subjects == [member]  # the guest's order.placed never reached rewards
+    assert len(emails_for(functions, member)) == 1
+    assert len(emails_for(functions, guest)) == 1
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=member,reason=StepSucceeded"
+    )
+    assert len(events.items) == 3
+
+
+def test_dispatcher_killed_mid_burst_loses_nothing(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+) -> None:
+    slow = {name: Relay(url, delay=0.2) for name, url in functions.urls.items()}
+    for relay in slow.values():
+        relay.__enter__()
+    try:
+        start_operator(urls={name: relay.url for name, relay in slow.items()})
+        orders = {f"burst-{n}": order_id() for n in range(15)}
+        for name, order in orders.items():
+            create(api, namespace, choreography(name, order, f"{name}@example.com", True, ["7.50"]))
+        deadline = time.monotonic() + 30
+        while sum(r.requests for r in slow.values()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        dispatcher.kill()
+        done = [
+            n
+            for n in orders
+            if (get(api, namespace, n).get("status") or {}).get("phase") == "Succeeded"
+        ]
+        assert len(done) < len(orders), "killed too late to test anything"
+        dispatcher.start()
+        for name, order in orders.items():
+            body = wait_finished(api, namespace, name)
+            assert body["status"]["phase"] == "Succeeded", body["status"]
+            assert len(emails_for(functions, order)) == 1
+            assert steps(body)["rewards"]["output"] == {"points": 7, "balance": 7}
+    finally:
+        for relay in slow.values():
+            relay.__exit__(None, None, None)
+
+
+def test_functions_finish_while_the_operator_is_down_and_status_catches_up(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+) -> None:
+    with Relay(functions.urls["confirmation"], delay=1.5) as slow_mail:
+        operator = start_operator(urls={"confirmation": slow_mail.url})
+        order = order_id()
+        create(api, namespace, choreography("offline", order, "ada@example.com", True, ["4.00"]))
+        deadline = time.monotonic() + 30
+        # Running means the projector has read order.placed back: it was published.
+        while (get(api, namespace, "offline").get("status") or {}).get("phase") != "Running":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        operator.stop()
+        assert emails_for(functions, order) == []
+        deadline = time.monotonic() + 30
+        while not emails_for(functions, order):
+            assert time.monotonic() < deadline, "no email while the operator was down"
+            time.sleep(0.1)
+        assert get(api, namespace, "offline")["status"]["phase"] == "Running"
+        start_operator(urls={"confirmation": slow_mail.url})
+        body = wait_finished(api, namespace, "offline")
+    assert body["status"]["phase"] == "Succeeded"
+    assert len(emails_for(functions, order)) == 1
+
+
+def test_broker_restarted_mid_burst_loses_and_duplicates_nothing(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    nats: NatsServer,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+) -> None:
+    start_operator()
+    orders = {f"restart-{n}": order_id() for n in range(10)}
+    email = f"same-{order_id()}@example.com"
+    for n, (name, order) in enumerate(orders.items()):
+        create(api, namespace, choreography(name, order, email, True, ["1.00"]))
+        if n == 4:
+            nats.kill()
+            nats.start()
+    balances = []
+    for name, order in orders.items():
+        body = wait_finished(api, namespace, name, timeout=90)
+        assert body["status"]["phase"] == "Succeeded", body["status"]
+        assert len(emails_for(functions, order)) == 1
+        balances.append(steps(body)["rewards"]["output"]["balance"])
+    # one credit per order: the balances are exactly 1..10, each once
+    assert sorted(balances) == list(range(1, 11))
+
+
+def test_a_subscriber_failing_past_its_retries_is_dead_lettered(
+    api: client.ApiClient,
+    namespace: str,
+    functions: Functions,
+    nats: NatsServer,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+) -> None:
+    start_operator(urls={"warehouse": "http://127.0.0.1:9/"}, CHECKOUT_ATTEMPTS="3")
+    order = order_id()
+    create(api, namespace, choreography("lost", order, "ada@example.com", False, ["2.00"]))
+    body = wait_finished(api, namespace, "lost")
+    shipment = steps(body)["shipment"]
+    assert body["status"]["phase"] == "Failed"
+    assert shipment["phase"] == "Failed"
+    assert shipment["message"].startswith("DeliveryFailed")
+    assert shipment["attempts"] == 3
+    assert steps(body)["email"]["phase"] == "Succeeded"
+    condition = body["status"]["conditions"][0]
+    assert (condition["status"], condition["reason"]) == ("False", "StepFailed")
+    letters = asyncio.run(
+        _dead_letters(nats.url, broker.dead_letter_subject(namespace, "checkout-shipment"))
+    )
+    (letter,) = [e for e in letters if e.get_subject() == order]
+    assert letter.get_type() == "com.example.shop.order.placed"
+    assert letter.get_extension("knativeerrordest") == "http://127.0.0.1:9/"
+    error = base64.b64decode(str(letter.get_extension("knativeerrordata"))).decode()
+    assert error
+
+
+def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
+    api: client.ApiClient,
+    namespace: str,
+    nats: NatsServer,
+    start_operator: StartOperator,
+) -> None:
+    start_operator()
+    objects = client.CustomObjectsApi(api)
+    trigger = {
+        "apiVersion": "shop.example.com/v1alpha1",
+        "kind": "Trigger",
+        "metadata": {"name": "audit"},
+        "spec": {
+            "broker": "default",
+            "filter": {"attributes": {"type": "com.example.shop.email.sent"}},
+            "subscriber": {"uri": "http://127.0.0.1:9/"},
+        },
+    }
+    objects.create_namespaced_custom_object(*TRIGGERS, namespace, "triggers", trigger)
+    name = broker.consumer_name(namespace, "audit")
+
+    def consumer_subject() -> str | None:
+        info = asyncio.run(_consumer(nats.url, name))
+        return info.config.filter_subject if info else None
+
+    def eventually(expected: str | None) -> None:
+        deadline = time.monotonic() + 30
+        while (found := consumer_subject()) != expected:
+            assert time.monotonic() < deadline, f"consumer filter is {found}, not {expected}"
+            time.sleep(0.1)
+
+    eventually(broker.subject("com.example.shop.email.sent"))
+    objects.patch_namespaced_custom_object(
+        *TRIGGERS,
+        namespace,
+        "triggers",
+        "audit",
+        {"spec": {"filter": {"attributes": {"type": "com.example.shop.points.credited"}}}},
+    )
+    eventually(broker.subject("com.example.shop.points.credited"))
+    deadline = time.monotonic() + 30
+    while (observed := trigger_status(api, namespace, "audit").get("observedGeneration")) != 2:
+        assert time.monotonic() < deadline, f"status observed generation {observed}, not 2"
+        time.sleep(0.1)
+    objects.delete_namespaced_custom_object(*TRIGGERS, namespace, "triggers", "audit")
+    eventually(None)
