@@ -68,5 +68,6 @@ down: venv  ## stop the local environment
 
 demo: up  ## bring the environment up, run the example Checkouts and show what happened
 	$(DEVENV) demo --example manifests/examples/checkout-member.yaml \
+	  --example manifests/examples/checkout-choreography.yaml \
 	  --example manifests/examples/checkout-guest.yaml
 	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig get checkouts

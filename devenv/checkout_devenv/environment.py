@@ -1,6 +1,6 @@
 """The local environment `make up` starts, in order: the control plane (with the project's CRDs
-installed), a real SMTP server that keeps every message in a Maildir, the three functions, and
-the operator — each a local process, all under one folder."""
+installed), the broker (NATS JetStream), a real SMTP server that keeps every message in a Maildir,
+the three functions, the operator and the dispatcher — each a local process, under one folder."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from kubernetes import client, config
 
 from checkout_devenv import crds
 from checkout_devenv.assets import Assets
+from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 
@@ -31,11 +33,19 @@ class LocalEnvironment:
         self.workdir = workdir
         self.control_plane = ControlPlane(assets, workdir)
         self.crd_paths = list(crd_paths)
+        self.broker = NatsServer(workdir)
         self.functions = Functions(workdir)
         urls = ",".join(f"{name}={url}" for name, url in self.functions.urls.items())
         self.operator = OperatorProcess(
-            workdir, self.control_plane.kubeconfig, {"CHECKOUT_FUNCTION_URLS": urls}
+            workdir,
+            self.control_plane.kubeconfig,
+            {
+                "CHECKOUT_FUNCTION_URLS": urls,
+                "CHECKOUT_NATS_URL": self.broker.url,
+                "CHECKOUT_NAMESPACE": "default",
+            },
         )
+        self.dispatcher = DispatcherProcess(workdir, self.control_plane.kubeconfig, self.broker.url)
 
     @property
     def kubeconfig(self) -> Path:
@@ -50,16 +60,20 @@ class LocalEnvironment:
             self.control_plane.start()
             with api_client(self.kubeconfig) as api:
                 crds.install(api, self.crd_paths)
+            self.broker.start()
             self.functions.start()
             self.operator.start()
+            self.dispatcher.start()
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
         """In reverse order: nothing is left calling a part that is already gone."""
+        self.dispatcher.stop()
         self.operator.stop()
         self.functions.stop()
+        self.broker.stop()
         self.control_plane.stop()
 
     def running(self) -> list[str]:
@@ -67,7 +81,9 @@ class LocalEnvironment:
         parts = {
             "control plane": self.control_plane.running(),
             "smtp": self.functions.smtp.running(),
+            "broker": self.broker.running(),
             "operator": self.operator.process.running(),
+            "dispatcher": self.dispatcher.running(),
             **{name: server.running() for name, server in self.functions.servers.items()},
         }
         return [name for name, ok in parts.items() if not ok]
