@@ -26,6 +26,8 @@ from checkout_operator.cluster import Checkouts, Events
 NAME = "checkout-projector"
 BATCH = 64
 CONCURRENCY = 8
+IDLE_CHECK = 5
+"""Idle fetches (of a second each) between checks that our consumer still exists."""
 ACK_WAIT = 10.0
 """Seconds before the broker redelivers what a projector fetched but never acknowledged (it
 was killed): long enough for a batch's writes, short enough for a quick catch-up."""
@@ -55,11 +57,18 @@ class Projector:
         config = broker.consumer_config(NAME, broker.ALL, ack_wait=ACK_WAIT, deliver_all=True)
         await broker.ensure_consumer(self._js, config)
         subscription = await self._js.pull_subscribe_bind(durable=NAME, stream=broker.STREAM)
+        idle = 0
         while True:
             try:
                 messages = await subscription.fetch(BATCH, timeout=1.0)
             except TimeoutError:
+                idle += 1
+                if idle % IDLE_CHECK == 0:
+                    # A broker that lost recent state in a crash may have lost our consumer too;
+                    # a missing one raises here, and the caller runs us again to recreate it.
+                    await self._js.consumer_info(broker.STREAM, NAME)
                 continue
+            idle = 0
             await self.project(messages)
 
     async def project(self, messages: list[Msg]) -> None:
