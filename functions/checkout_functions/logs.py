@@ -3,36 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
-from typing import Any
+
+from checkout_core.logs import JsonFormatter
 
 LOGGER = "checkout_functions"
 
-# Attributes every LogRecord has; anything else on a record came from `extra=`.
-_STANDARD = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
-)
-
-
-class JsonFormatter(logging.Formatter):
-    """Formats a record as one line of JSON: time, level, logger, message, then the extras."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+__all__ = ["LOGGER", "JsonFormatter", "configure"]
 
 
 def configure(level: int) -> logging.Logger:
