@@ -4,23 +4,14 @@ loopback ports, its data kept across restarts so that a restart loses nothing.""
 from __future__ import annotations
 
 import shutil
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from checkout_devenv.processes import Process, free_port
+from checkout_devenv.processes import Process, answers_ok, free_port
 
 
 class BrokerError(RuntimeError):
     """nats-server is not installed."""
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 class NatsServer:
@@ -51,7 +42,7 @@ class NatsServer:
     def start(self, timeout: float = 30.0) -> None:
         self.process.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
-        self.process.wait_ready(lambda: _healthy(health), timeout)
+        self.process.wait_ready(lambda: answers_ok(health), timeout)
 
     def stop(self) -> None:
         self.process.stop()

@@ -17,7 +17,7 @@ import yaml
 
 from checkout_devenv import pki
 from checkout_devenv.assets import Assets
-from checkout_devenv.processes import Process, free_port
+from checkout_devenv.processes import Process, answers_ok, free_port
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 CONTEXT = "checkout-dev"
@@ -195,7 +195,7 @@ class ControlPlane:
         self._processes.append(apiserver)
         apiserver.start()
         context = self.ssl_context()
-        apiserver.wait_ready(lambda: _apiserver_ready(self.server, context), timeout)
+        apiserver.wait_ready(lambda: answers_ok(f"{self.server}/readyz", context), timeout)
 
     def ssl_context(self) -> ssl.SSLContext:
         """A TLS context that trusts our CA and presents the admin certificate."""
@@ -230,12 +230,4 @@ def _etcd_healthy(url: str) -> bool:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
             return bool(json.load(response).get("health") == "true")
     except (OSError, ValueError):
-        return False
-
-
-def _apiserver_ready(server: str, context: ssl.SSLContext) -> bool:
-    try:
-        with urllib.request.urlopen(f"{server}/readyz", context=context, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError):
         return False

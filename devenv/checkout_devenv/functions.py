@@ -9,14 +9,12 @@ import os
 import signal
 import smtplib
 import sys
-import urllib.error
-import urllib.request
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from types import TracebackType
 
-from checkout_devenv.processes import Process, free_port
+from checkout_devenv.processes import Process, answers_ok, free_port
 
 NAMES = ("confirmation", "warehouse", "rewards")
 """The functions, by the step catalogue's `function` field."""
@@ -134,7 +132,7 @@ class FunctionServer:
         self._process.start()
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
-        self._process.wait_ready(self._healthy, timeout)
+        self._process.wait_ready(lambda: answers_ok(f"{self.url}healthz"), timeout)
 
     def stop(self) -> None:
         self._process.stop()
@@ -153,13 +151,6 @@ class FunctionServer:
 
     def log_tail(self, lines: int = 30) -> str:
         return self._process.log_tail(lines)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}healthz", timeout=2) as response:
-                return bool(response.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
 
 
 class Functions:

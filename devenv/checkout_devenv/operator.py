@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checkout_devenv.processes import Process, free_port
-
-
-def _live(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+from checkout_devenv.processes import Process, answers_ok, free_port
 
 
 class OperatorProcess:
@@ -39,7 +30,7 @@ class OperatorProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.process.start()
-        self.process.wait_ready(lambda: _live(self.liveness), timeout)
+        self.process.wait_ready(lambda: answers_ok(self.liveness), timeout)
 
     def stop(self) -> None:
         self.process.stop()

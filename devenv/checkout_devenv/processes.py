@@ -8,8 +8,10 @@ import ctypes.util
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +20,15 @@ _PR_SET_PDEATHSIG = 1
 
 class ProcessError(RuntimeError):
     """A child process failed to start, died, or never became ready."""
+
+
+def answers_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    """Whether GET `url` answers 200 right now: the readiness probe of every HTTP part."""
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    except OSError:  # refused, reset, timed out, or an HTTP error status (URLError is an OSError)
+        return False
 
 
 def free_port() -> int:

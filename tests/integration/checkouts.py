@@ -6,11 +6,14 @@ from __future__ import annotations
 import copy
 import time
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client
 
 from checkout_devenv.functions import Functions
+from checkout_devenv.operator import OperatorProcess
 
 GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
 Body = dict[str, Any]
@@ -85,3 +88,46 @@ def steps(body: Body) -> dict[str, Body]:
 
 def emails_for(functions: Functions, order: str) -> list[str]:
     return [str(m["Subject"]) for m in functions.smtp.messages() if order in str(m["Subject"])]
+
+
+class Operators:
+    """Operators started for one test, watching its namespace and calling the given functions
+    (`urls` override some of them); all stopped at the end of the test."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        kubeconfig: Path,
+        namespace: str,
+        functions: Functions,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self.functions = functions
+        self.env = dict(env or {})
+        self.started: list[OperatorProcess] = []
+
+    def start(self, urls: Mapping[str, str] | None = None, **env: str) -> OperatorProcess:
+        endpoints = {**self.functions.urls, **(urls or {})}
+        environment = {
+            **FAST_RETRIES,
+            **self.env,
+            "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
+            **env,
+        }
+        operator = OperatorProcess(
+            self.workdir,
+            self.kubeconfig,
+            environment,
+            namespaces=[self.namespace],
+            name=f"operator-{len(self.started)}",
+        )
+        self.started.append(operator)
+        operator.start()
+        return operator
+
+    def stop(self) -> None:
+        for operator in self.started:
+            operator.stop()

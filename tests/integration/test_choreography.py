@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,8 +23,8 @@ from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.integration.checkouts import (
-    FAST_RETRIES,
     Body,
+    Operators,
     checkout,
     create,
     emails_for,
@@ -74,31 +74,10 @@ def start_operator(
     tmp_path: Path,
 ) -> Iterator[StartOperator]:
     """An operator for this test's namespace, which is also where it keeps the Triggers."""
-    started: list[OperatorProcess] = []
-
-    def start(urls: Mapping[str, str] | None = None, **env: str) -> OperatorProcess:
-        endpoints = {**functions.urls, **(urls or {})}
-        environment = {
-            **FAST_RETRIES,
-            "CHECKOUT_NATS_URL": nats.url,
-            "CHECKOUT_NAMESPACE": namespace,
-            "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
-            **env,
-        }
-        operator = OperatorProcess(
-            tmp_path,
-            control_plane.kubeconfig,
-            environment,
-            namespaces=[namespace],
-            name=f"operator-{len(started)}",
-        )
-        started.append(operator)
-        operator.start()
-        return operator
-
-    yield start
-    for operator in started:
-        operator.stop()
+    broker_env = {"CHECKOUT_NATS_URL": nats.url, "CHECKOUT_NAMESPACE": namespace}
+    operators = Operators(tmp_path, control_plane.kubeconfig, namespace, functions, broker_env)
+    yield operators.start
+    operators.stop()
 
 
 def choreography(name: str, order: str, email: str, member: bool, prices: list[str]) -> Body:

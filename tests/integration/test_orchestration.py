@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.integration.checkouts import (
-    FAST_RETRIES,
+    Operators,
     checkout,
     create,
     emails_for,
@@ -43,29 +43,9 @@ def start_operator(
     control_plane: ControlPlane, functions: Functions, namespace: str, tmp_path: Path
 ) -> Iterator[StartOperator]:
     """Start an operator watching this test's namespace; `urls` override function URLs."""
-    started: list[OperatorProcess] = []
-
-    def start(urls: Mapping[str, str] | None = None, **env: str) -> OperatorProcess:
-        endpoints = {**functions.urls, **(urls or {})}
-        environment = {
-            **FAST_RETRIES,
-            "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in endpoints.items()),
-            **env,
-        }
-        operator = OperatorProcess(
-            tmp_path,
-            control_plane.kubeconfig,
-            environment,
-            namespaces=[namespace],
-            name=f"operator-{len(started)}",
-        )
-        started.append(operator)
-        operator.start()
-        return operator
-
-    yield start
-    for operator in started:
-        operator.stop()
+    operators = Operators(tmp_path, control_plane.kubeconfig, namespace, functions)
+    yield operators.start
+    operators.stop()
 
 
 def test_member_orders_and_a_guest_order_succeed_with_the_contract_outputs(
