@@ -48,19 +48,25 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
 
 
 async def _choreography(context: reconcile.Context) -> None:
-    """Connect to the broker, lay out the catalogue's Triggers, and project events forever."""
+    """Connect to the broker, lay out the catalogue's Triggers, and project events forever. It
+    must outlive every failure but cancellation: the status of every Choreography checkout
+    depends on it, so whatever stops it is logged and it starts again."""
     if not context.broker.configured:
         return
     await context.broker.connect()
-    if context.settings.manage_triggers:
-        await reconcile.ensure_triggers(context)
-    projector = Projector(context.broker.js, context.checkouts, context.events, reconcile.describe)
+    projector = Projector(context.broker, context.checkouts, context.events, reconcile.describe)
+    triggers_laid = not context.settings.manage_triggers
     while True:
         try:
+            if not triggers_laid:
+                await reconcile.ensure_triggers(context)
+                triggers_laid = True
             await projector.run()
         except (BrokerUnavailable, nats.errors.Error) as error:  # the broker is (re)starting
             log.warning("projector paused: %s: %s", type(error).__name__, error)
-            await asyncio.sleep(RETRY_DELAY)
+        except Exception:
+            log.exception("projector stopped; starting it again")
+        await asyncio.sleep(RETRY_DELAY)
 
 
 @kopf.on.cleanup()

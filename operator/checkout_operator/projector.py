@@ -14,12 +14,12 @@ from collections.abc import Callable
 from cloudevents.core.base import BaseCloudEvent
 from kubernetes.client.exceptions import ApiException
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from checkout_core import binding, broker
 from checkout_core.steps import STEPS
 from checkout_operator import projection
 from checkout_operator import status as model
+from checkout_operator.broker_link import BrokerLink
 from checkout_operator.checkouts import CHOREOGRAPHY, Checkout
 from checkout_operator.cluster import Checkouts, Events
 
@@ -31,6 +31,8 @@ IDLE_CHECK = 5
 ACK_WAIT = 10.0
 """Seconds before the broker redelivers what a projector fetched but never acknowledged (it
 was killed): long enough for a batch's writes, short enough for a quick catch-up."""
+RETRY_DELAY = 1.0
+"""Seconds before an event whose status write failed is offered again."""
 log = logging.getLogger(__name__)
 
 
@@ -41,22 +43,24 @@ def _now() -> datetime.datetime:
 class Projector:
     def __init__(
         self,
-        js: JetStreamContext,
+        link: BrokerLink,
         checkouts: Checkouts,
         events: Events,
         describe: Callable[[model.StepUpdate], str],
     ) -> None:
-        self._js = js
+        self._link = link
         self._checkouts = checkouts
         self._events = events
         self._describe = describe
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
     async def run(self) -> None:
-        """Consume forever (until cancelled)."""
+        """Consume forever (until cancelled, or until the broker fails us: BrokerUnavailable or
+        a NATS error, after which the caller runs us again)."""
+        js = self._link.js
         config = broker.consumer_config(NAME, broker.ALL, ack_wait=ACK_WAIT, deliver_all=True)
-        await broker.ensure_consumer(self._js, config)
-        subscription = await self._js.pull_subscribe_bind(durable=NAME, stream=broker.STREAM)
+        await broker.ensure_consumer(js, config)
+        subscription = await js.pull_subscribe_bind(durable=NAME, stream=broker.STREAM)
         idle = 0
         while True:
             try:
@@ -66,7 +70,7 @@ class Projector:
                 if idle % IDLE_CHECK == 0:
                     # A broker that lost recent state in a crash may have lost our consumer too;
                     # a missing one raises here, and the caller runs us again to recreate it.
-                    await self._js.consumer_info(broker.STREAM, NAME)
+                    await js.consumer_info(broker.STREAM, NAME)
                 continue
             idle = 0
             await self.project(messages)
@@ -94,11 +98,20 @@ class Projector:
                 await self._apply(key, [event for _, event in items])
             except (ApiException, OSError) as error:
                 log.warning("projecting into %s/%s failed (%s); retrying", *key, error)
-                for message, _ in items:
-                    await message.nak(delay=1.0)
+                await self._retry(items, RETRY_DELAY)
+                return
+            except Exception:
+                # a bug or a Checkout we cannot read: the others' events go on, these wait
+                log.exception("cannot project into %s/%s; retrying later", *key)
+                await self._retry(items, ACK_WAIT)
                 return
             for message, _ in items:
                 await message.ack()
+
+    @staticmethod
+    async def _retry(items: list[tuple[Msg, BaseCloudEvent]], delay: float) -> None:
+        for message, _ in items:
+            await message.nak(delay=delay)
 
     async def _apply(self, key: tuple[str, str], events: list[BaseCloudEvent]) -> None:
         body = await self._checkouts.get(*key)
