@@ -72,24 +72,27 @@ def _b64(data: bytes) -> str:
 
 
 def kubeconfig(
-    server: str, ca: bytes, client_cert: bytes, client_key: bytes, user: str = "admin"
+    server: str,
+    ca: bytes,
+    client_cert: bytes = b"",
+    client_key: bytes = b"",
+    user: str = "admin",
+    token: str = "",
 ) -> dict[str, object]:
-    """A self-contained kubeconfig (certificates inline), so the file can be copied anywhere."""
+    """A self-contained kubeconfig (certificates inline), so the file can be copied anywhere.
+    The user authenticates with a client certificate, or with a bearer token when one is given."""
+    credentials = (
+        {"token": token}
+        if token
+        else {"client-certificate-data": _b64(client_cert), "client-key-data": _b64(client_key)}
+    )
     return {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
             {"name": CONTEXT, "cluster": {"server": server, "certificate-authority-data": _b64(ca)}}
         ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": _b64(client_cert),
-                    "client-key-data": _b64(client_key),
-                },
-            }
-        ],
+        "users": [{"name": user, "user": credentials}],
         "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
         "current-context": CONTEXT,
     }
@@ -211,10 +214,30 @@ class ControlPlane:
             p.cert("admin").read_bytes(),
             p.key("admin").read_bytes(),
         )
-        tmp = p.kubeconfig.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(config))
-        tmp.chmod(0o600)
-        tmp.replace(p.kubeconfig)
+        _write_private(p.kubeconfig, yaml.safe_dump(config))
+
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, seconds: int = 3600
+    ) -> Path:
+        """Write a kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the
+        TokenRequest API: what a pod of that ServiceAccount would present."""
+        request = json.dumps(
+            {
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": seconds},
+            }
+        ).encode()
+        url = f"{self.server}/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+        post = urllib.request.Request(
+            url, data=request, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(post, context=self.ssl_context(), timeout=10) as response:
+            token = json.load(response)["status"]["token"]
+        user = f"system:serviceaccount:{namespace}:{name}"
+        config = kubeconfig(self.server, self.paths.cert("ca").read_bytes(), user=user, token=token)
+        _write_private(path, yaml.safe_dump(config))
+        return path
 
     def version(self) -> dict[str, str]:
         """The API server's /version document."""
@@ -223,6 +246,14 @@ class ControlPlane:
         ) as response:
             version: dict[str, str] = json.load(response)
             return version
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, atomically: credentials are never half-written."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o600)
+    tmp.replace(path)
 
 
 def _etcd_healthy(url: str) -> bool:

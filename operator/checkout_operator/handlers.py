@@ -42,6 +42,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # A watch that silently stalls is re-established rather than trusted forever.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # The resources and namespaces are fixed at start-up: no scanning of CRDs or namespaces at
+    # run time, so no permission to list them cluster-wide.
+    settings.scanning.disabled = True
     context = reconcile.Context.create(Settings.from_environment(), cluster.api_client())
     memo.context = context
     memo.choreography = asyncio.create_task(_choreography(context), name="choreography")
@@ -112,9 +115,16 @@ async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 TRIGGERS = (trigger_api.GROUP, trigger_api.VERSION, trigger_api.PLURAL)
 
 
-@kopf.on.resume(*TRIGGERS, id="resume-trigger")
-@kopf.on.update(*TRIGGERS, id="update-trigger")
-@kopf.on.create(*TRIGGERS, id="create-trigger")
+def _home(namespace: str | None, memo: kopf.Memo, **_: Any) -> bool:
+    """Triggers are kept in the operator's own namespace only (where the dispatcher serves
+    them); Kopf watches every namespace it is given, so the others are passed over here."""
+    context: reconcile.Context = memo.context
+    return namespace == context.settings.namespace
+
+
+@kopf.on.resume(*TRIGGERS, id="resume-trigger", when=_home)
+@kopf.on.update(*TRIGGERS, id="update-trigger", when=_home)
+@kopf.on.create(*TRIGGERS, id="create-trigger", when=_home)
 async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     try:
         patch["status"] = await reconcile.reconcile_trigger(body, memo.context)
@@ -122,7 +132,7 @@ async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any)
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
 
 
-@kopf.on.delete(*TRIGGERS, id="delete-trigger")
+@kopf.on.delete(*TRIGGERS, id="delete-trigger", when=_home)
 async def trigger_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     try:
         await reconcile.remove_trigger(body, memo.context)

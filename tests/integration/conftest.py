@@ -3,6 +3,7 @@ project's CRDs installed; each test gets a namespace of its own."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.delete_namespace(name)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kubectl(assets: Assets, control_plane: ControlPlane):  # type: ignore[no-untyped-def]
     """Run the kubectl built with the control plane (same version) against it."""
 
@@ -65,6 +66,32 @@ def kubectl(assets: Assets, control_plane: ControlPlane):  # type: ignore[no-unt
             text=True,
             input=input,
             timeout=60,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> Path:
+    """helm, built from the Go module proxy by `make binaries` into CHECKOUT_TOOLS."""
+    folder = os.environ.get("CHECKOUT_TOOLS", "")
+    binary = Path(folder) / "helm"
+    if not folder or not binary.exists():
+        raise RuntimeError("CHECKOUT_TOOLS holds no helm: run `make binaries` (or `make test`)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def helm(helm_binary: Path, control_plane: ControlPlane):  # type: ignore[no-untyped-def]
+    """Run helm against the session's control plane."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(helm_binary), f"--kubeconfig={control_plane.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
             check=False,
         )
 

@@ -1,0 +1,236 @@
+"""The chart's RBAC, proven on the real API server: the operator and the dispatcher, run as local
+processes with their ServiceAccounts' tokens, carry out a checkout in each mode; `helm test`'s
+self-test does its job with its own; and `kubectl auth can-i` shows none of them can do more."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from checkout_devenv.broker import NatsServer
+from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.dispatcher import DispatcherProcess
+from checkout_devenv.functions import Functions
+from checkout_devenv.operator import OperatorProcess
+from tests.integration.checkouts import FAST_RETRIES, checkout, create, order_id, wait_finished
+from tests.integration.test_chart import RELEASE, Helm, Kubectl, objects, template
+
+OPERATOR = f"{RELEASE}-operator"
+DISPATCHER = f"{RELEASE}-dispatcher"
+SELFTEST = f"{RELEASE}-test"
+
+
+@dataclass(frozen=True)
+class Release:
+    namespace: str
+    """Where the chart is installed: the operator's and dispatcher's home, and the Triggers'."""
+    other: str
+    """A second namespace whose Checkouts the operator carries out."""
+    stranger: str
+    """A namespace the chart knows nothing of."""
+
+
+@pytest.fixture(scope="module")
+def release(helm: Helm, kubectl: Kubectl, api: client.ApiClient) -> Iterator[Release]:
+    """The chart's ServiceAccounts and RBAC, and the self-test's, applied for real."""
+    token = uuid.uuid4().hex[:6]
+    names = Release(f"shop-{token}", f"shop2-{token}", f"other-{token}")
+    core = client.CoreV1Api(api)
+    for name in (names.namespace, names.other, names.stranger):
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    watch = ("--set", f"operator.watchNamespaces={{{names.namespace},{names.other}}}")
+    rbac = objects(template(helm, names.namespace, *watch, "--show-only=templates/rbac.yaml"))
+    hook = objects(
+        template(helm, names.namespace, *watch, "--show-only=templates/tests/checkout-test.yaml")
+    )
+    wanted = rbac + [o for o in hook if o["kind"] != "Pod"]
+    result = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(wanted))
+    assert result.returncode == 0, result.stderr
+    yield names
+    for name in (names.namespace, names.other, names.stranger):
+        core.delete_namespace(name)
+    rbac_api = client.RbacAuthorizationV1Api(api)
+    rbac_api.delete_cluster_role_binding(f"{names.namespace}-{OPERATOR}")
+    rbac_api.delete_cluster_role(f"{names.namespace}-{OPERATOR}")
+
+
+@pytest.fixture(scope="module")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
+    with Functions(tmp_path_factory.mktemp("functions")) as running:
+        yield running
+
+
+def as_service_account(
+    control_plane: ControlPlane, release: Release, name: str, folder: Path
+) -> Path:
+    return control_plane.service_account_kubeconfig(
+        release.namespace, name, folder / f"{name}.kubeconfig"
+    )
+
+
+def test_operator_and_dispatcher_finish_both_modes_with_only_their_own_rights(
+    control_plane: ControlPlane,
+    api: client.ApiClient,
+    release: Release,
+    nats: NatsServer,
+    functions: Functions,
+    tmp_path: Path,
+) -> None:
+    urls = ",".join(f"{k}={v}" for k, v in functions.urls.items())
+    operator = OperatorProcess(
+        tmp_path,
+        as_service_account(control_plane, release, OPERATOR, tmp_path),
+        {
+            **FAST_RETRIES,
+            "CHECKOUT_NAMESPACE": release.namespace,
+            "CHECKOUT_NATS_URL": nats.url,
+            "CHECKOUT_FUNCTION_URLS": urls,
+        },
+        namespaces=[release.namespace, release.other],
+    )
+    dispatcher = DispatcherProcess(
+        tmp_path,
+        as_service_account(control_plane, release, DISPATCHER, tmp_path),
+        nats.url,
+        namespaces=[release.namespace],
+    )
+    operator.start()
+    dispatcher.start()
+    try:
+        placed = {
+            (release.namespace, "rbac-orchestration"): "Orchestration",
+            (release.other, "rbac-choreography"): "Choreography",
+        }
+        for (namespace, name), mode in placed.items():
+            body = checkout(name, order_id(), "ada@example.com", True, ["3.00"], mode=mode)
+            create(api, namespace, body)
+        for namespace, name in placed:
+            finished = wait_finished(api, namespace, name, timeout=60)
+            assert finished["status"]["phase"] == "Succeeded", finished["status"]
+    finally:
+        operator.stop()
+        dispatcher.stop()
+    for log in (operator.log_tail(2000), dispatcher.log_tail(2000)):
+        assert "Forbidden" not in log, log
+
+
+def test_the_helm_test_selftest_succeeds_with_its_service_account(
+    control_plane: ControlPlane,
+    release: Release,
+    nats: NatsServer,
+    functions: Functions,
+    tmp_path: Path,
+) -> None:
+    urls = ",".join(f"{k}={v}" for k, v in functions.urls.items())
+    operator = OperatorProcess(
+        tmp_path,
+        as_service_account(control_plane, release, OPERATOR, tmp_path),
+        {
+            "CHECKOUT_NAMESPACE": release.namespace,
+            "CHECKOUT_NATS_URL": nats.url,
+            "CHECKOUT_FUNCTION_URLS": urls,
+        },
+        namespaces=[release.namespace, release.other],
+    )
+    dispatcher = DispatcherProcess(
+        tmp_path,
+        as_service_account(control_plane, release, DISPATCHER, tmp_path),
+        nats.url,
+        namespaces=[release.namespace],
+    )
+    selftest_config = as_service_account(control_plane, release, SELFTEST, tmp_path)
+    operator.start()
+    dispatcher.start()
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "checkout_operator.selftest",
+                f"--namespace={release.namespace}",
+                "--timeout=60",
+            ],
+            env={"KUBECONFIG": str(selftest_config), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        operator.stop()
+        dispatcher.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("): Succeeded") == 2, result.stdout
+
+
+CAN = "yes"
+CANNOT = "no"
+MATRIX = [
+    # the operator: Checkouts where it works, Triggers at home, its own CRD, and nothing else
+    (OPERATOR, "watch", "checkouts.shop.example.com", "home", CAN),
+    (OPERATOR, "patch", "checkouts.shop.example.com", "other", CAN),
+    (OPERATOR, "patch", "checkouts.shop.example.com/status", "home", CAN),
+    (OPERATOR, "create", "events", "other", CAN),
+    (OPERATOR, "create", "triggers.shop.example.com", "home", CAN),
+    (OPERATOR, "patch", "triggers.shop.example.com/status", "home", CAN),
+    (OPERATOR, "get", "customresourcedefinitions/checkouts.shop.example.com", "", CAN),
+    (OPERATOR, "get", "secrets", "home", CANNOT),
+    (OPERATOR, "list", "secrets", "all", CANNOT),
+    (OPERATOR, "get", "checkouts.shop.example.com", "stranger", CANNOT),
+    (OPERATOR, "list", "checkouts.shop.example.com", "all", CANNOT),
+    (OPERATOR, "create", "checkouts.shop.example.com", "home", CANNOT),
+    (OPERATOR, "delete", "checkouts.shop.example.com", "home", CANNOT),
+    (OPERATOR, "create", "triggers.shop.example.com", "other", CANNOT),
+    (OPERATOR, "patch", "triggers.shop.example.com", "other", CANNOT),
+    (OPERATOR, "delete", "triggers.shop.example.com", "home", CANNOT),
+    (OPERATOR, "get", "customresourcedefinitions/triggers.shop.example.com", "", CANNOT),
+    (OPERATOR, "list", "customresourcedefinitions", "", CANNOT),
+    (OPERATOR, "create", "pods", "home", CANNOT),
+    (OPERATOR, "get", "configmaps", "home", CANNOT),
+    (OPERATOR, "list", "namespaces", "", CANNOT),
+    # the dispatcher: reads Triggers at home, and that is all
+    (DISPATCHER, "watch", "triggers.shop.example.com", "home", CAN),
+    (DISPATCHER, "patch", "triggers.shop.example.com", "home", CANNOT),
+    (DISPATCHER, "list", "triggers.shop.example.com", "other", CANNOT),
+    (DISPATCHER, "get", "checkouts.shop.example.com", "home", CANNOT),
+    (DISPATCHER, "get", "secrets", "home", CANNOT),
+    (DISPATCHER, "create", "events", "home", CANNOT),
+    # helm test's self-test: Checkouts in the first watched namespace only
+    (SELFTEST, "create", "checkouts.shop.example.com", "home", CAN),
+    (SELFTEST, "delete", "checkouts.shop.example.com", "home", CAN),
+    (SELFTEST, "create", "checkouts.shop.example.com", "other", CANNOT),
+    (SELFTEST, "patch", "checkouts.shop.example.com/status", "home", CANNOT),
+    (SELFTEST, "get", "secrets", "home", CANNOT),
+]
+
+
+@pytest.mark.parametrize(("account", "verb", "resource", "where", "expected"), MATRIX)
+def test_can_i(
+    kubectl: Kubectl,
+    release: Release,
+    account: str,
+    verb: str,
+    resource: str,
+    where: str,
+    expected: str,
+) -> None:
+    namespace = {"home": release.namespace, "other": release.other, "stranger": release.stranger}
+    scopes = {"": [], "all": ["--all-namespaces"]}
+    scope = scopes[where] if where in scopes else [f"--namespace={namespace[where]}"]
+    who = f"--as=system:serviceaccount:{release.namespace}:{account}"
+    result = kubectl("auth", "can-i", verb, resource, who, *scope)
+    assert result.stdout.strip() == expected, result.stdout + result.stderr
