@@ -39,3 +39,19 @@ class Assets:
         if missing:
             raise AssetsError(f"{ENV_VAR}={value} has no executable {', '.join(missing)}")
         return assets
+
+
+TOOLS_VAR = "CHECKOUT_TOOLS"
+
+
+def tool(name: str) -> Path:
+    """A tool built by `make binaries` besides the control plane (helm, kwok), from the folder
+    CHECKOUT_TOOLS names."""
+    folder = os.environ.get(TOOLS_VAR, "")
+    binary = Path(folder) / name
+    if not folder or not os.access(binary, os.X_OK):
+        raise AssetsError(
+            f"{TOOLS_VAR}={folder or '(unset)'} holds no {name}: run `make binaries` "
+            "(or `make test`), which builds it and sets the variable"
+        )
+    return binary

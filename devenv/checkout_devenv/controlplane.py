@@ -101,11 +101,16 @@ def kubeconfig(
 class ControlPlane:
     """etcd + kube-apiserver. Use as a context manager, or start() and stop()."""
 
-    def __init__(self, assets: Assets, workdir: Path, *, durable: bool = True) -> None:
-        """`durable=False` runs etcd without fsync: faster tests, state not crash-safe."""
+    def __init__(
+        self, assets: Assets, workdir: Path, *, durable: bool = True, controllers: bool = False
+    ) -> None:
+        """`durable=False` runs etcd without fsync: faster tests, state not crash-safe.
+        `controllers=True` keeps the ServiceAccount admission plugin on, for a control plane
+        whose controller-manager creates every namespace's `default` ServiceAccount."""
         self.assets = assets
         self.paths = Paths(workdir)
         self.durable = durable
+        self.controllers = controllers
         self.etcd_url = ""
         self.server = ""
         self._processes: list[Process] = []
@@ -189,11 +194,12 @@ class ControlPlane:
             f"--service-account-issuer={self.server}",
             f"--service-account-key-file={p.cert('service_account')}",
             f"--service-account-signing-key-file={p.key('service_account')}",
-            # No controller-manager yet, so no namespace gets its `default` ServiceAccount.
-            "--disable-admission-plugins=ServiceAccount",
             "--allow-privileged=true",
             "--profiling=false",
         ]
+        if not self.controllers:
+            # No controller-manager, so no namespace gets its `default` ServiceAccount.
+            argv.append("--disable-admission-plugins=ServiceAccount")
         apiserver = Process("kube-apiserver", argv, p.logs / "kube-apiserver.log")
         self._processes.append(apiserver)
         apiserver.start()

@@ -3,7 +3,6 @@ project's CRDs installed; each test gets a namespace of its own."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -12,8 +11,10 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
+from checkout_devenv import assets as assets_module
 from checkout_devenv import crds
 from checkout_devenv.assets import Assets
+from checkout_devenv.cluster import Cluster
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.environment import api_client
 from tests.conftest import CRDS
@@ -75,11 +76,7 @@ def kubectl(assets: Assets, control_plane: ControlPlane):  # type: ignore[no-unt
 @pytest.fixture(scope="session")
 def helm_binary() -> Path:
     """helm, built from the Go module proxy by `make binaries` into CHECKOUT_TOOLS."""
-    folder = os.environ.get("CHECKOUT_TOOLS", "")
-    binary = Path(folder) / "helm"
-    if not folder or not binary.exists():
-        raise RuntimeError("CHECKOUT_TOOLS holds no helm: run `make binaries` (or `make test`)")
-    return binary
+    return assets_module.tool("helm")
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +93,10 @@ def helm(helm_binary: Path, control_plane: ControlPlane):  # type: ignore[no-unt
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def cluster(assets: Assets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A second control plane, with controllers and a simulated node, for what needs pods."""
+    with Cluster(assets, tmp_path_factory.mktemp("cluster")) as running:
+        yield running
