@@ -6,6 +6,7 @@ so a Helm chart can be installed with `--wait` and its RBAC and admission checke
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -174,13 +175,13 @@ class Cluster:
     def _create(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
         core, storage_api = client.CoreV1Api(api), client.StorageV1Api(api)
         for body in objects:
-            create = {
-                "Node": core.create_node,
-                "PersistentVolume": core.create_persistent_volume,
-                "StorageClass": storage_api.create_storage_class,
-            }[body["kind"]]
             try:
-                create(body)
+                if body["kind"] == "StorageClass":
+                    storage_api.create_storage_class(body)
+                elif body["kind"] == "Node":
+                    core.create_node(body)
+                else:
+                    core.create_persistent_volume(body)
             except ApiException as error:
                 if error.status != 409:  # a restarted cluster keeps what it had
                     raise
@@ -201,12 +202,13 @@ class Cluster:
         core = client.CoreV1Api(api)
 
         def ready() -> bool:
-            conditions = core.read_node(NODE).status.conditions or []
+            status = core.read_node(NODE).status
+            conditions = (status.conditions if status else None) or []
             return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
         self._wait(ready, timeout, f"kwok to report node {NODE} Ready")
 
-    def _wait(self, check: Any, timeout: float, what: str) -> None:
+    def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while not check():
             for process in self._processes:

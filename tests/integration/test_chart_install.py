@@ -10,6 +10,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -50,8 +51,13 @@ def helm_on(cluster: Cluster, helm_binary: Path, *args: str) -> subprocess.Compl
 
 
 def password(api: client.ApiClient, namespace: str) -> str:
-    secret = client.CoreV1Api(api).read_namespaced_secret(f"{RELEASE}-postgresql", namespace)
-    return base64.b64decode(secret.data["password"]).decode()
+    secret = plain(client.CoreV1Api(api).read_namespaced_secret(f"{RELEASE}-postgresql", namespace))
+    return base64.b64decode(secret["data"]["password"]).decode()
+
+
+def plain(obj: object) -> Any:
+    """A client model as the API's JSON: plain dicts and lists."""
+    return client.ApiClient().sanitize_for_serialization(obj)
 
 
 def test_install_upgrade_and_uninstall(
@@ -62,9 +68,9 @@ def test_install_upgrade_and_uninstall(
     assert installed.returncode == 0, installed.stderr
     assert f"helm test {RELEASE} -n {restricted}" in installed.stdout  # the NOTES
 
-    apps = client.AppsV1Api(cluster_api)
-    deployments = apps.list_namespaced_deployment(restricted).items
-    assert sorted(d.metadata.name.removeprefix(f"{RELEASE}-") for d in deployments) == [
+    apps, core = client.AppsV1Api(cluster_api), client.CoreV1Api(cluster_api)
+    deployments = plain(apps.list_namespaced_deployment(restricted))["items"]
+    assert sorted(d["metadata"]["name"].removeprefix(f"{RELEASE}-") for d in deployments) == [
         "confirmation",
         "dispatcher",
         "mailpit",
@@ -73,13 +79,13 @@ def test_install_upgrade_and_uninstall(
         "warehouse",
     ]
     for deployment in deployments:
-        assert deployment.status.available_replicas == deployment.spec.replicas
-    for statefulset in apps.list_namespaced_stateful_set(restricted).items:
-        assert statefulset.status.ready_replicas == 1
-    claims = client.CoreV1Api(cluster_api).list_namespaced_persistent_volume_claim(restricted)
-    assert sorted(c.status.phase for c in claims.items) == ["Bound", "Bound"]
-    pods = client.CoreV1Api(cluster_api).list_namespaced_pod(restricted).items
-    assert len(pods) == 9 and all(p.status.phase == "Running" for p in pods)
+        assert deployment["status"]["availableReplicas"] == deployment["spec"]["replicas"]
+    for statefulset in plain(apps.list_namespaced_stateful_set(restricted))["items"]:
+        assert statefulset["status"]["readyReplicas"] == 1
+    claims = plain(core.list_namespaced_persistent_volume_claim(restricted))["items"]
+    assert [c["status"]["phase"] for c in claims] == ["Bound", "Bound"]
+    pods = plain(core.list_namespaced_pod(restricted))["items"]
+    assert len(pods) == 9 and all(p["status"]["phase"] == "Running" for p in pods)
     first_password = password(cluster_api, restricted)
     assert len(first_password) == 32 and first_password.isalnum()
 
@@ -88,8 +94,8 @@ def test_install_upgrade_and_uninstall(
         "--set", "dispatcher.replicas=3",
     )  # fmt: skip
     assert upgraded.returncode == 0, upgraded.stderr
-    dispatcher = apps.read_namespaced_deployment(f"{RELEASE}-dispatcher", restricted)
-    assert dispatcher.status.available_replicas == 3
+    dispatcher = plain(apps.read_namespaced_deployment(f"{RELEASE}-dispatcher", restricted))
+    assert dispatcher["status"]["availableReplicas"] == 3
     assert password(cluster_api, restricted) == first_password
 
     removed = helm_on(cluster, helm_binary, "uninstall", RELEASE, f"--namespace={restricted}")
@@ -97,8 +103,7 @@ def test_install_upgrade_and_uninstall(
     assert apps.list_namespaced_deployment(restricted).items == []
     # the database's volume stays, and so does the password it was made with
     assert password(cluster_api, restricted) == first_password
-    claims = client.CoreV1Api(cluster_api).list_namespaced_persistent_volume_claim(restricted)
-    assert len(claims.items) == 2
+    assert len(core.list_namespaced_persistent_volume_claim(restricted).items) == 2
 
 
 def test_a_pod_that_is_not_restricted_is_refused_there(
