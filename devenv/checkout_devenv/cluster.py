@@ -13,6 +13,7 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
 
 from checkout_devenv.assets import Assets, tool
 from checkout_devenv.controlplane import ControlPlane
@@ -111,7 +112,7 @@ class Cluster:
             self._start_controllers()
             with api_client(self.kubeconfig) as api:
                 self._wait_for_default_service_account(api, timeout)
-                self._create(api, [node(), *storage()])
+                self._apply(api, [node(), *storage()])
                 self._wait_for_ready_node(api, timeout)
         except BaseException:
             self.stop()
@@ -172,19 +173,14 @@ class Cluster:
             process.start()
 
     @staticmethod
-    def _create(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
-        core, storage_api = client.CoreV1Api(api), client.StorageV1Api(api)
+    def _apply(api: client.ApiClient, objects: list[dict[str, Any]]) -> None:
+        """Server-side apply: a restarted cluster keeps what it had, and converges."""
+        dynamic = DynamicClient(api)
         for body in objects:
-            try:
-                if body["kind"] == "StorageClass":
-                    storage_api.create_storage_class(body)
-                elif body["kind"] == "Node":
-                    core.create_node(body)
-                else:
-                    core.create_persistent_volume(body)
-            except ApiException as error:
-                if error.status != 409:  # a restarted cluster keeps what it had
-                    raise
+            resource = dynamic.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+            resource.server_side_apply(
+                body=body, name=body["metadata"]["name"], field_manager="checkout-devenv"
+            )
 
     def _wait_for_default_service_account(self, api: client.ApiClient, timeout: float) -> None:
         core = client.CoreV1Api(api)
