@@ -20,11 +20,26 @@ KUBEBUILDER_ASSETS := $(CACHE)/assets/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 BUILD_BINARIES := yes
 endif
 export KUBEBUILDER_ASSETS
+# helm and kwok, built from the Go module proxy like the control plane.
+CHECKOUT_TOOLS ?= $(CACHE)/tools
+export CHECKOUT_TOOLS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 DEVENV := $(VENV)/bin/checkout-devenv --dir $(DEV) --crds manifests/crds
-APT_PACKAGES := jq postgresql nats-server
+APT_PACKAGES := jq postgresql nats-server docker.io debootstrap
+DOCKER ?= docker
+# The images' base: here, one made locally (no pulls); elsewhere the Dockerfile's pinned default.
+CHECKOUT_BASE_IMAGE ?= checkout-operator/base:bookworm
+export CHECKOUT_BASE_IMAGE
+IMAGES := operator dispatcher functions
+IMAGE_TAG ?= dev
+# kind-up and kind-down use the user's own kind, helm and kubectl.
+KIND ?= kind
+KIND_CLUSTER := checkout
+HELM ?= helm
+RELEASE_NAMESPACE ?= checkout-system
 
-.PHONY: help setup packages venv binaries lint test up down demo
+.PHONY: help setup packages venv binaries engine base-image images manifests lint test up down \
+  demo kind-up kind-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,17 +61,33 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@touch $@
 
-binaries:  ## build (once) the control plane: etcd, kube-apiserver, ..., kubectl
+binaries:  ## build (once) the control plane (etcd, kube-apiserver, ..., kubectl), helm and kwok
 ifdef BUILD_BINARIES
 	hack/build-binaries.sh $(KUBEBUILDER_ASSETS)
 endif
+	hack/build-tools.sh $(CHECKOUT_TOOLS)
+
+engine: packages  ## make sure a Docker engine answers (starts dockerd when none does)
+	hack/docker-engine.sh
+
+base-image: engine  ## make (once) the local base image: Debian and its Python, no pulls
+	hack/base-image.sh
+
+images: base-image  ## build the operator, dispatcher and functions images on the local base
+	@for target in $(IMAGES); do \
+	  echo "building checkout-operator/$$target:$(IMAGE_TAG)"; \
+	  $(DOCKER) build -q --build-arg BASE_IMAGE=$(CHECKOUT_BASE_IMAGE) --target $$target \
+	    -t checkout-operator/$$target:$(IMAGE_TAG) . ; done
+
+manifests: binaries  ## render the chart into plain manifests (manifests/install, manifests/rbac)
+	HELM=$(CHECKOUT_TOOLS)/helm hack/render-manifests.sh manifests
 
 lint: venv  ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: setup lint  ## the whole test suite, on a real control plane
+test: setup lint base-image  ## the whole test suite, on a real control plane
 	$(VENV)/bin/pytest
 
 up: setup  ## start the local environment (KUBECONFIG=.dev/kubeconfig, kubectl in .dev/bin)
@@ -71,3 +102,25 @@ demo: up  ## bring the environment up, run the example Checkouts and show what h
 	  --example manifests/examples/checkout-choreography.yaml \
 	  --example manifests/examples/checkout-guest.yaml
 	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig get checkouts
+
+# The real thing, on a machine with Docker, kind, kubectl and helm (and internet access for the
+# base images): a kind cluster, the images built and loaded into it, the chart installed, and an
+# example Checkout carried out.
+kind-up:  ## create the kind cluster, build and load the images, install the chart, run a Checkout
+	@$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --config kind-config.yaml
+	@for target in $(IMAGES); do \
+	  $(DOCKER) build --target $$target -t checkout-operator/$$target:$(IMAGE_TAG) . && \
+	  $(KIND) load docker-image --name $(KIND_CLUSTER) checkout-operator/$$target:$(IMAGE_TAG); done
+	$(HELM) upgrade --install checkout-operator charts/checkout-operator \
+	  --kube-context kind-$(KIND_CLUSTER) --namespace $(RELEASE_NAMESPACE) --create-namespace \
+	  --set image.tag=$(IMAGE_TAG) --set mailpit.service.type=NodePort \
+	  --set mailpit.service.nodePort=30825 --wait --timeout 10m
+	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) apply \
+	  -f manifests/examples/checkout-member.yaml -f manifests/examples/checkout-choreography.yaml
+	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) wait checkouts --all \
+	  --for=condition=Succeeded --timeout=3m
+	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) get checkouts
+	@echo "Mailpit: http://localhost:8025   helm test: $(HELM) test checkout-operator -n $(RELEASE_NAMESPACE) --kube-context kind-$(KIND_CLUSTER)"
+
+kind-down:  ## delete the kind cluster
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
