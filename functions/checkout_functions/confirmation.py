@@ -20,7 +20,7 @@ log = logging.getLogger(LOGGER)
 
 def function(settings: Settings, store: Store) -> Function:
     store.create(EMAIL_TABLES)
-    mailer = mail.Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_timeout)
+    mailer = mail.Mailer.from_settings(settings)
 
     def handle(order: Order) -> dict[str, Any]:
         recipient = order.customer.email

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import ssl
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 
 from checkout_core.order import Order
 from checkout_functions.errors import Refusal, Unavailable
+from checkout_functions.settings import Settings
 
 
 def message_id(order_id: str, sender: str) -> str:
@@ -59,18 +61,73 @@ def compose(order: Order, sender: str) -> EmailMessage:
 
 
 class Mailer:
-    """An SMTP server, one connection per message."""
+    """An SMTP server, one connection per message: plain, upgraded with STARTTLS, or TLS from the
+    start, and logged in to when there are credentials."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        timeout: float,
+        security: str = "none",
+        username: str = "",
+        password: str = "",
+        ca_file: str = "",
+    ) -> None:
         self.host = host
         self.port = port
         self.timeout = timeout
+        self.security = security
+        self._username = username
+        self._password = password
+        self._ca_file = ca_file
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Mailer:
+        return cls(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_timeout,
+            settings.smtp_security,
+            settings.smtp_username,
+            settings.smtp_password,
+            settings.smtp_ca_file,
+        )
+
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self._ca_file or None)
 
     def _connect(self) -> smtplib.SMTP:
+        """A connection ready to send: secured and logged in as configured. Failures to secure or
+        to log in are our configuration's or the server's, not the message's: Unavailable."""
+        where = f"mail server {self.host}:{self.port}"
         # An explicit EHLO name: smtplib's default asks DNS for our FQDN, which can stall.
-        return smtplib.SMTP(
-            self.host, self.port, local_hostname=socket.gethostname(), timeout=self.timeout
-        )
+        name = socket.gethostname()
+        smtp: smtplib.SMTP
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, local_hostname=name, timeout=self.timeout, context=self._tls()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, local_hostname=name, timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                smtp.starttls(context=self._tls())
+            if self._username:
+                smtp.login(self._username, self._password)
+        except smtplib.SMTPNotSupportedError as error:
+            smtp.close()
+            what = "STARTTLS" if self.security == "starttls" else "authentication"
+            raise Unavailable(f"{where} does not offer {what}") from error
+        except smtplib.SMTPAuthenticationError as error:
+            smtp.close()
+            raise Unavailable(
+                f"{where}: authentication as {self._username!r} failed ({error.smtp_code})"
+            ) from error
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
     def check(self) -> None:
         """Raise Unavailable unless the server accepts a connection and answers NOOP."""

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from checkout_core.order import COUNTRY
 
+SMTP_SECURITY = ("none", "starttls", "tls")
+
 
 class InvalidSettings(ValueError):
     """An environment variable has a value the functions cannot use; the message names it."""
@@ -19,7 +21,18 @@ class Settings:
     smtp_host: str = "localhost"
     """`SMTP_HOST`: the mail server the confirmation email is handed to."""
     smtp_port: int = 25
-    """`SMTP_PORT`: its port (plain SMTP, no TLS)."""
+    """`SMTP_PORT`: its port."""
+    smtp_security: str = "none"
+    """`SMTP_SECURITY`: `none` (plain SMTP), `starttls` (upgrade with STARTTLS, which the server
+    must offer; never falls back to plain) or `tls` (TLS from the first byte, usually port 465).
+    Certificates are verified against the system's trusted authorities."""
+    smtp_ca_file: str = ""
+    """`SMTP_CA_FILE`: a PEM file of the authorities to trust instead (a private CA)."""
+    smtp_username: str = ""
+    """`SMTP_USERNAME`: log in as this user, after TLS is up; needs `SMTP_PASSWORD` and a
+    `SMTP_SECURITY` other than `none`, so the password never crosses the network in clear."""
+    smtp_password: str = field(default="", repr=False)
+    """`SMTP_PASSWORD`: the user's password; never logged nor shown."""
     smtp_from: str = "orders@shop.example.com"
     """`SMTP_FROM`: the sender address; its domain is also the domain of every Message-ID."""
     smtp_timeout: float = 10.0
@@ -59,9 +72,27 @@ class Settings:
                 f"EMAIL_CLAIM_LEASE_SECONDS ({lease:g}) must be longer than "
                 f"SMTP_TIMEOUT_SECONDS ({smtp_timeout:g})"
             )
+        security = text("SMTP_SECURITY", defaults.smtp_security).lower()
+        if security not in SMTP_SECURITY:
+            raise InvalidSettings(
+                f"SMTP_SECURITY: {security!r} is not one of {', '.join(SMTP_SECURITY)}"
+            )
+        username = environ.get("SMTP_USERNAME", "").strip()
+        password = environ.get("SMTP_PASSWORD", "")
+        if bool(username) != bool(password):
+            raise InvalidSettings("SMTP_USERNAME and SMTP_PASSWORD: set both, or neither")
+        if username and security == "none":
+            raise InvalidSettings(
+                "SMTP_USERNAME with SMTP_SECURITY=none would send the password in clear: "
+                "set SMTP_SECURITY to starttls or tls"
+            )
         return cls(
             smtp_host=text("SMTP_HOST", defaults.smtp_host),
             smtp_port=_port(environ, "SMTP_PORT", defaults.smtp_port),
+            smtp_security=security,
+            smtp_ca_file=text("SMTP_CA_FILE", defaults.smtp_ca_file),
+            smtp_username=username,
+            smtp_password=password,
             smtp_from=text("SMTP_FROM", defaults.smtp_from),
             smtp_timeout=smtp_timeout,
             database_url=text("DATABASE_URL", defaults.database_url),

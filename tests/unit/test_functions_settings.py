@@ -63,3 +63,33 @@ def test_empty_values_keep_the_defaults() -> None:
 def test_bad_values_are_refused_naming_the_variable(environ: dict[str, str], name: str) -> None:
     with pytest.raises(InvalidSettings, match=name):
         Settings.from_environ(environ)
+
+
+def test_a_secured_login_is_read_and_the_password_never_shown() -> None:
+    settings = Settings.from_environ(
+        {
+            "SMTP_SECURITY": "STARTTLS",
+            "SMTP_USERNAME": "shop",
+            "SMTP_PASSWORD": "hunter2",
+            "SMTP_CA_FILE": "/etc/shop/ca.pem",
+        }
+    )
+    assert (settings.smtp_security, settings.smtp_username) == ("starttls", "shop")
+    assert (settings.smtp_password, settings.smtp_ca_file) == ("hunter2", "/etc/shop/ca.pem")
+    assert "hunter2" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"SMTP_SECURITY": "ssl"}, "SMTP_SECURITY"),
+        ({"SMTP_SECURITY": "tls", "SMTP_USERNAME": "shop"}, "SMTP_PASSWORD"),
+        ({"SMTP_SECURITY": "tls", "SMTP_PASSWORD": "x"}, "SMTP_USERNAME"),
+        ({"SMTP_USERNAME": "shop", "SMTP_PASSWORD": "x"}, "SMTP_SECURITY=none"),
+    ],
+)
+def test_an_unsafe_or_incomplete_mail_login_is_refused_by_name(
+    environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(InvalidSettings, match=named):
+        Settings.from_environ(environ)
