@@ -125,35 +125,29 @@ class Cluster:
 
     def _start_controllers(self) -> None:
         pki, logs, config = self.control_plane.paths, self.workdir / "logs", str(self.kubeconfig)
+
+        def controller(binary: str, *flags: str) -> tuple[str, list[str]]:
+            """Both controllers: admin credentials, no leader election, loopback serving."""
+            return binary, [
+                str(self.assets[binary]),
+                f"--kubeconfig={config}",
+                f"--authentication-kubeconfig={config}",
+                f"--authorization-kubeconfig={config}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                *flags,
+            ]
+
         for name, argv in (
-            (
+            controller(
                 "kube-controller-manager",
-                [
-                    str(self.assets["kube-controller-manager"]),
-                    f"--kubeconfig={config}",
-                    f"--authentication-kubeconfig={config}",
-                    f"--authorization-kubeconfig={config}",
-                    "--leader-elect=false",
-                    "--bind-address=127.0.0.1",
-                    f"--secure-port={free_port()}",
-                    f"--service-account-private-key-file={pki.key('service_account')}",
-                    f"--root-ca-file={pki.cert('ca')}",
-                    "--use-service-account-credentials=true",
-                    "--controllers=*",
-                ],
+                f"--service-account-private-key-file={pki.key('service_account')}",
+                f"--root-ca-file={pki.cert('ca')}",
+                "--use-service-account-credentials=true",
+                "--controllers=*",
             ),
-            (
-                "kube-scheduler",
-                [
-                    str(self.assets["kube-scheduler"]),
-                    f"--kubeconfig={config}",
-                    f"--authentication-kubeconfig={config}",
-                    f"--authorization-kubeconfig={config}",
-                    "--leader-elect=false",
-                    "--bind-address=127.0.0.1",
-                    f"--secure-port={free_port()}",
-                ],
-            ),
+            controller("kube-scheduler"),
             (
                 "kwok",
                 [

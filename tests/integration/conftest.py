@@ -3,10 +3,12 @@ project's CRDs installed; each test gets a namespace of its own."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client
@@ -14,9 +16,11 @@ from kubernetes import client
 from checkout_devenv import assets as assets_module
 from checkout_devenv import crds
 from checkout_devenv.assets import Assets
+from checkout_devenv.broker import NatsServer
 from checkout_devenv.cluster import Cluster
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.environment import api_client
+from checkout_devenv.functions import Functions
 from tests.conftest import CRDS
 
 
@@ -79,24 +83,38 @@ def helm_binary() -> Path:
     return assets_module.tool("helm")
 
 
+def run_helm(binary: Path, kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), f"--kubeconfig={kubeconfig}", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
-def helm(helm_binary: Path, control_plane: ControlPlane):  # type: ignore[no-untyped-def]
+def helm(helm_binary: Path, control_plane: ControlPlane) -> Callable[..., Any]:
     """Run helm against the session's control plane."""
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(helm_binary), f"--kubeconfig={control_plane.kubeconfig}", *args],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-
-    return run
+    return functools.partial(run_helm, helm_binary, control_plane.kubeconfig)
 
 
 @pytest.fixture(scope="session")
 def cluster(assets: Assets, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A second control plane, with controllers and a simulated node, for what needs pods."""
     with Cluster(assets, tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """The broker, shared by a module's tests (each keeps to its own namespace's subjects)."""
+    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
+    """The three functions with their SMTP server and SQLite database, shared by a module."""
+    with Functions(tmp_path_factory.mktemp("functions")) as running:
         yield running

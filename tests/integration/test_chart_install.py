@@ -17,6 +17,7 @@ from kubernetes import client
 
 from checkout_devenv.cluster import Cluster
 from checkout_devenv.environment import api_client
+from tests.integration.conftest import run_helm
 from tests.integration.test_chart import CHART, RELEASE
 
 
@@ -41,13 +42,7 @@ def restricted(cluster_api: client.ApiClient) -> str:
 
 
 def helm_on(cluster: Cluster, helm_binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(helm_binary), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return run_helm(helm_binary, cluster.kubeconfig, *args)
 
 
 def password(api: client.ApiClient, namespace: str) -> str:

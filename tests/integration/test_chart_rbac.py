@@ -62,18 +62,6 @@ def release(helm: Helm, kubectl: Kubectl, api: client.ApiClient) -> Iterator[Rel
     rbac_api.delete_cluster_role(f"{names.namespace}-{OPERATOR}")
 
 
-@pytest.fixture(scope="module")
-def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    with Functions(tmp_path_factory.mktemp("functions")) as running:
-        yield running
-
-
 def as_service_account(
     control_plane: ControlPlane, release: Release, name: str, folder: Path
 ) -> Path:
@@ -82,97 +70,78 @@ def as_service_account(
     )
 
 
-def test_operator_and_dispatcher_finish_both_modes_with_only_their_own_rights(
+@dataclass
+class Serving:
+    """The operator and the dispatcher, each running with its own ServiceAccount's token."""
+
+    operator: OperatorProcess
+    dispatcher: DispatcherProcess
+
+
+@pytest.fixture
+def serving(
     control_plane: ControlPlane,
-    api: client.ApiClient,
     release: Release,
     nats: NatsServer,
     functions: Functions,
     tmp_path: Path,
-) -> None:
+) -> Iterator[Serving]:
     urls = ",".join(f"{k}={v}" for k, v in functions.urls.items())
-    operator = OperatorProcess(
-        tmp_path,
-        as_service_account(control_plane, release, OPERATOR, tmp_path),
-        {
-            **FAST_RETRIES,
-            "CHECKOUT_NAMESPACE": release.namespace,
-            "CHECKOUT_NATS_URL": nats.url,
-            "CHECKOUT_FUNCTION_URLS": urls,
-        },
-        namespaces=[release.namespace, release.other],
+    running = Serving(
+        OperatorProcess(
+            tmp_path,
+            as_service_account(control_plane, release, OPERATOR, tmp_path),
+            {
+                **FAST_RETRIES,
+                "CHECKOUT_NAMESPACE": release.namespace,
+                "CHECKOUT_NATS_URL": nats.url,
+                "CHECKOUT_FUNCTION_URLS": urls,
+            },
+            namespaces=[release.namespace, release.other],
+        ),
+        DispatcherProcess(
+            tmp_path,
+            as_service_account(control_plane, release, DISPATCHER, tmp_path),
+            nats.url,
+            namespaces=[release.namespace],
+        ),
     )
-    dispatcher = DispatcherProcess(
-        tmp_path,
-        as_service_account(control_plane, release, DISPATCHER, tmp_path),
-        nats.url,
-        namespaces=[release.namespace],
-    )
-    operator.start()
-    dispatcher.start()
-    try:
-        placed = {
-            (release.namespace, "rbac-orchestration"): "Orchestration",
-            (release.other, "rbac-choreography"): "Choreography",
-        }
-        for (namespace, name), mode in placed.items():
-            body = checkout(name, order_id(), "ada@example.com", True, ["3.00"], mode=mode)
-            create(api, namespace, body)
-        for namespace, name in placed:
-            finished = wait_finished(api, namespace, name, timeout=60)
-            assert finished["status"]["phase"] == "Succeeded", finished["status"]
-    finally:
-        operator.stop()
-        dispatcher.stop()
-    for log in (operator.log_tail(2000), dispatcher.log_tail(2000)):
+    running.operator.start()
+    running.dispatcher.start()
+    yield running
+    running.operator.stop()
+    running.dispatcher.stop()
+
+
+def test_operator_and_dispatcher_finish_both_modes_with_only_their_own_rights(
+    api: client.ApiClient, release: Release, serving: Serving
+) -> None:
+    placed = {
+        (release.namespace, "rbac-orchestration"): "Orchestration",
+        (release.other, "rbac-choreography"): "Choreography",
+    }
+    for (namespace, name), mode in placed.items():
+        body = checkout(name, order_id(), "ada@example.com", True, ["3.00"], mode=mode)
+        create(api, namespace, body)
+    for namespace, name in placed:
+        finished = wait_finished(api, namespace, name, timeout=60)
+        assert finished["status"]["phase"] == "Succeeded", finished["status"]
+    for log in (serving.operator.log_tail(2000), serving.dispatcher.log_tail(2000)):
         assert "Forbidden" not in log, log
 
 
 def test_the_helm_test_selftest_succeeds_with_its_service_account(
-    control_plane: ControlPlane,
-    release: Release,
-    nats: NatsServer,
-    functions: Functions,
-    tmp_path: Path,
+    control_plane: ControlPlane, release: Release, serving: Serving, tmp_path: Path
 ) -> None:
-    urls = ",".join(f"{k}={v}" for k, v in functions.urls.items())
-    operator = OperatorProcess(
-        tmp_path,
-        as_service_account(control_plane, release, OPERATOR, tmp_path),
-        {
-            "CHECKOUT_NAMESPACE": release.namespace,
-            "CHECKOUT_NATS_URL": nats.url,
-            "CHECKOUT_FUNCTION_URLS": urls,
-        },
-        namespaces=[release.namespace, release.other],
+    selftest = [sys.executable, "-m", "checkout_operator.selftest"]
+    result = subprocess.run(
+        [*selftest, f"--namespace={release.namespace}", "--timeout=60"],
+        env={"KUBECONFIG": str(as_service_account(control_plane, release, SELFTEST, tmp_path))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    dispatcher = DispatcherProcess(
-        tmp_path,
-        as_service_account(control_plane, release, DISPATCHER, tmp_path),
-        nats.url,
-        namespaces=[release.namespace],
-    )
-    selftest_config = as_service_account(control_plane, release, SELFTEST, tmp_path)
-    operator.start()
-    dispatcher.start()
-    try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "checkout_operator.selftest",
-                f"--namespace={release.namespace}",
-                "--timeout=60",
-            ],
-            env={"KUBECONFIG": str(selftest_config), "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-    finally:
-        operator.stop()
-        dispatcher.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("): Succeeded") == 2, result.stdout
 

@@ -38,18 +38,6 @@ from tests.integration.relay import Relay
 TRIGGERS = ("shop.example.com", "v1alpha1")
 
 
-@pytest.fixture(scope="module")
-def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    with Functions(tmp_path_factory.mktemp("functions")) as running:
-        yield running
-
-
 @pytest.fixture
 def dispatcher(
     control_plane: ControlPlane, nats: NatsServer, namespace: str, tmp_path: Path

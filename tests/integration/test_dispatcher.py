@@ -802,12 +802,6 @@ def test_a_broker_restart_mid_burst_loses_nothing_and_duplicates_no_reply(
         assert dispatcher.running()
 
 
-@pytest.fixture(scope="module")
-def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    with Functions(tmp_path_factory.mktemp("functions")) as running:
-        yield running
-
-
 def order(order_id: str, member: bool) -> Body:
     return {
         "id": order_id,

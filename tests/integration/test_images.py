@@ -58,12 +58,6 @@ def images() -> dict[str, str]:
     return built
 
 
-@pytest.fixture(scope="module")
-def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    with NatsServer(tmp_path_factory.mktemp("nats")) as server:
-        yield server
-
-
 @pytest.fixture
 def readable_kubeconfig(control_plane: ControlPlane, tmp_path: Path) -> Path:
     """The admin kubeconfig, readable by the containers' user (the original is the owner's)."""

@@ -28,13 +28,6 @@ from tests.integration.checkouts import (
 )
 from tests.integration.relay import Relay
 
-
-@pytest.fixture(scope="module")
-def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    with Functions(tmp_path_factory.mktemp("functions")) as running:
-        yield running
-
-
 StartOperator = Callable[..., OperatorProcess]
 
 
