@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from types import TracebackType
 
-from checkout_devenv.processes import Process, answers_ok, free_port
+from checkout_devenv.processes import Process, Service, answers_ok, free_port
 
 
 class BrokerError(RuntimeError):
     """nats-server is not installed."""
 
 
-class NatsServer:
+class NatsServer(Service):
     """nats-server -js. The ports are chosen once, so a restarted server is found where it was."""
 
     def __init__(self, workdir: Path) -> None:
@@ -52,15 +51,3 @@ class NatsServer:
 
     def running(self) -> bool:
         return self.process.running()
-
-    def __enter__(self) -> NatsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from kubernetes import client
@@ -18,7 +17,7 @@ from kubernetes.dynamic import DynamicClient
 from checkout_devenv.assets import Assets, tool
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.environment import api_client
-from checkout_devenv.processes import Process, free_port
+from checkout_devenv.processes import Process, Service, free_port
 
 NODE = "kwok-node-0"
 STORAGE_CLASS = "standard"
@@ -80,7 +79,7 @@ def storage() -> list[dict[str, Any]]:
     return objects
 
 
-class Cluster:
+class Cluster(Service):
     """ControlPlane (with ServiceAccount admission) + controller-manager + scheduler + kwok and
     one node. Use as a context manager, or start() and stop()."""
 
@@ -93,18 +92,6 @@ class Cluster:
     @property
     def kubeconfig(self) -> Path:
         return self.control_plane.kubeconfig
-
-    def __enter__(self) -> Cluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout: float = 90.0) -> None:
         self.control_plane.start()

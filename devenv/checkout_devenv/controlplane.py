@@ -11,13 +11,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 
 from checkout_devenv import pki
 from checkout_devenv.assets import Assets
-from checkout_devenv.processes import Process, answers_ok, free_port
+from checkout_devenv.processes import Process, Service, answers_ok, free_port
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 CONTEXT = "checkout-dev"
@@ -98,7 +97,7 @@ def kubeconfig(
     }
 
 
-class ControlPlane:
+class ControlPlane(Service):
     """etcd + kube-apiserver. Use as a context manager, or start() and stop()."""
 
     def __init__(
@@ -118,18 +117,6 @@ class ControlPlane:
     @property
     def kubeconfig(self) -> Path:
         return self.paths.kubeconfig
-
-    def __enter__(self) -> ControlPlane:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, timeout: float = 60.0) -> None:
         write_pki(self.paths)

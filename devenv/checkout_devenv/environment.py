@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from kubernetes import client, config
 
@@ -17,6 +16,7 @@ from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
+from checkout_devenv.processes import Service
 
 
 def api_client(kubeconfig: Path) -> client.ApiClient:
@@ -26,7 +26,7 @@ def api_client(kubeconfig: Path) -> client.ApiClient:
     return client.ApiClient(configuration)
 
 
-class LocalEnvironment:
+class LocalEnvironment(Service):
     """Everything, as local processes under `workdir`."""
 
     def __init__(self, assets: Assets, workdir: Path, crd_paths: Sequence[Path]) -> None:
@@ -87,15 +87,3 @@ class LocalEnvironment:
             **{name: server.running() for name, server in self.functions.servers.items()},
         }
         return [name for name, ok in parts.items() if not ok]
-
-    def __enter__(self) -> LocalEnvironment:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,9 +12,8 @@ import sys
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from types import TracebackType
 
-from checkout_devenv.processes import Process, answers_ok, free_port
+from checkout_devenv.processes import Process, Service, answers_ok, free_port
 
 NAMES = ("confirmation", "warehouse", "rewards")
 """The functions, by the step catalogue's `function` field."""
@@ -153,7 +152,7 @@ class FunctionServer:
         return self._process.log_tail(lines)
 
 
-class Functions:
+class Functions(Service):
     """The SMTP catcher and the three functions, sharing one database: by default a SQLite file
     under `workdir`. Use as a context manager, or start() and stop()."""
 
@@ -187,15 +186,3 @@ class Functions:
         for server in self.servers.values():
             server.stop()
         self.smtp.stop()
-
-    def __enter__(self) -> Functions:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

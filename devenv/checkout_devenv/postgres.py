@@ -12,11 +12,10 @@ import subprocess
 import tempfile
 import weakref
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 
-from checkout_devenv.processes import Process, ProcessError, free_port
+from checkout_devenv.processes import Process, ProcessError, Service, free_port
 
 USER = "checkout"
 """The superuser initdb creates; the functions connect as it."""
@@ -44,7 +43,7 @@ def bin_dir() -> Path:
     )
 
 
-class Postgres:
+class Postgres(Service):
     """Use as a context manager, or start() and stop(). The data folder survives stop() and
     kill(), so a restart finds its data."""
 
@@ -58,18 +57,6 @@ class Postgres:
         self.data = workdir / "postgres"
         self._scratch: Path | None = None
         self._process: Process | None = None
-
-    def __enter__(self) -> Postgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         binaries = bin_dir()

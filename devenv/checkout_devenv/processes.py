@@ -14,6 +14,8 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 _PR_SET_PDEATHSIG = 1
 
@@ -127,3 +129,25 @@ class Process:
         if self._popen is not None and self._popen.poll() is None:
             self._popen.kill()
             self._popen.wait()
+
+
+class Service:
+    """Something started and stopped as a whole; `with` stops it whatever happens inside."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
