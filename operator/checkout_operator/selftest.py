@@ -48,7 +48,7 @@ def checkout(name: str, mode: str, order_id: str) -> dict[str, Any]:
 
 
 def outcome(body: Mapping[str, Any]) -> str | None:
-    """ "Succeeded" or "Failed" once the Checkout is finished; None while it runs."""
+    """The Checkout's final phase, Succeeded or Failed; None while it runs."""
     phase = (body.get("status") or {}).get("phase")
     return phase if phase in ("Succeeded", "Failed") else None
 
@@ -95,7 +95,8 @@ def run(
                 body = read(name)
                 if outcome(body):
                     results[mode] = body
-            time.sleep(POLL)
+            if len(results) < len(names):
+                time.sleep(POLL)
         ok = True
         for mode, name in names.items():
             body = results.get(mode) or read(name)
