@@ -20,8 +20,13 @@ KUBEBUILDER_ASSETS := $(CACHE)/assets/k8s-$(KUBE_VERSION)-etcd-$(ETCD_VERSION)
 BUILD_BINARIES := yes
 endif
 export KUBEBUILDER_ASSETS
-# helm and kwok, built from the Go module proxy like the control plane.
-CHECKOUT_TOOLS ?= $(CACHE)/tools
+# helm and kwok: a folder holding them, or else built from the Go module proxy into $(CACHE).
+ifdef CHECKOUT_TOOLS
+BUILD_TOOLS :=
+else
+CHECKOUT_TOOLS := $(CACHE)/tools
+BUILD_TOOLS := yes
+endif
 export CHECKOUT_TOOLS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 DEVENV := $(VENV)/bin/checkout-devenv --dir $(DEV) --crds manifests/crds
@@ -65,7 +70,9 @@ binaries:  ## build (once) the control plane (etcd, kube-apiserver, ..., kubectl
 ifdef BUILD_BINARIES
 	hack/build-binaries.sh $(KUBEBUILDER_ASSETS)
 endif
+ifdef BUILD_TOOLS
 	hack/build-tools.sh $(CHECKOUT_TOOLS)
+endif
 
 engine: packages  ## make sure a Docker engine answers (starts dockerd when none does)
 	hack/docker-engine.sh
