@@ -21,7 +21,7 @@ SENDER = "orders@shop.example.com"
 STARTUP_TIMEOUT = 30.0
 
 
-class SmtpCatcher:
+class SmtpCatcher(Service):
     """aiosmtpd with its Mailbox handler: accepts every message, to anyone, into a Maildir. The
     port is chosen once, so a restarted catcher is found where it was."""
 

@@ -1,6 +1,8 @@
 """The images, built here on the locally made Debian base (no pulls) and started as the chart runs
 them: a read-only root filesystem with /tmp the only writable place, every capability dropped, no
-privilege escalation. Each must run as its non-root user and answer on its health endpoint."""
+privilege escalation. Each must run as its non-root user and answer on its health endpoint, and
+together — operator, dispatcher and the three functions, all containers, with PostgreSQL, NATS and
+an SMTP server — they must carry out a checkout in each mode."""
 
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes import client
 
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.functions import SmtpCatcher
+from checkout_devenv.postgres import Postgres
 from checkout_devenv.processes import free_port
 from tests.conftest import REPO
+from tests.integration.checkouts import checkout, create, order_id, wait_finished
 
 DOCKER = os.environ.get("DOCKER", "docker")
 BASE = os.environ.get("CHECKOUT_BASE_IMAGE", "checkout-operator/base:bookworm")
@@ -181,3 +187,78 @@ def test_the_operator_serves_liveness_read_only_and_unprivileged(
     containers.append(container)
     container.wait_for(f"http://127.0.0.1:{port}/healthz")
     assert container.uid() == "10001"
+
+
+def test_the_images_together_carry_out_a_checkout_in_each_mode(
+    images: dict[str, str],
+    containers: list[Container],
+    readable_kubeconfig: Path,
+    nats: NatsServer,
+    api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    with Postgres(tmp_path / "db", durable=False) as database, SmtpCatcher(tmp_path) as smtp:
+        urls, functions = {}, {}
+        for function in ("confirmation", "warehouse", "rewards"):
+            port = free_port()
+            urls[function] = f"http://127.0.0.1:{port}/"
+            functions[function] = Container(
+                images["functions"],
+                f"--bind=127.0.0.1:{port}",
+                f'checkout_functions.app:create("{function}")',
+                env={
+                    "DATABASE_URL": database.url,
+                    "SMTP_HOST": smtp.host,
+                    "SMTP_PORT": str(smtp.port),
+                },
+                mounts=[],
+            )
+            containers.append(functions[function])
+        for function, url in urls.items():
+            functions[function].wait_for(f"{url}readyz")
+        kubeconfig = {"KUBECONFIG": "/config/kubeconfig"}
+        mount = [f"{readable_kubeconfig}:/config/kubeconfig:ro"]
+        liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        operator = Container(
+            images["operator"],
+            f"--namespace={namespace}",
+            f"--liveness={liveness}",
+            env={
+                **kubeconfig,
+                "CHECKOUT_NAMESPACE": namespace,
+                "CHECKOUT_NATS_URL": nats.url,
+                "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in urls.items()),
+            },
+            mounts=mount,
+        )
+        containers.append(operator)
+        health = free_port()
+        dispatcher = Container(
+            images["dispatcher"],
+            env={
+                **kubeconfig,
+                "NATS_URL": nats.url,
+                "DISPATCHER_NAMESPACES": namespace,
+                "DISPATCHER_HOST": "127.0.0.1",
+                "DISPATCHER_PORT": str(health),
+            },
+            mounts=mount,
+        )
+        containers.append(dispatcher)
+        operator.wait_for(liveness)
+        dispatcher.wait_for(f"http://127.0.0.1:{health}/readyz")
+
+        placed = {
+            "in-images-orchestration": "Orchestration",
+            "in-images-choreography": "Choreography",
+        }
+        orders = {name: order_id() for name in placed}
+        for name, mode in placed.items():
+            body = checkout(name, orders[name], "ada@example.com", True, ["7.50"], mode=mode)
+            create(api, namespace, body)
+        for name, order in orders.items():
+            finished = wait_finished(api, namespace, name, timeout=90)
+            assert finished["status"]["phase"] == "Succeeded", (finished["status"], operator.logs())
+            subjects = [str(m["Subject"]) for m in smtp.messages()]
+            assert sum(order in s for s in subjects) == 1
