@@ -51,7 +51,7 @@ def images() -> dict[str, str]:
     """The three targets of the Dockerfile, built on the local base."""
     if docker("image", "inspect", BASE).returncode != 0:
         raise RuntimeError(f"no base image {BASE}: run `make base-image` (or `make test`)")
-    tag = f"test-{uuid.uuid4().hex[:6]}"
+    tag = "test"  # one tag, so each run replaces the last run's images
     built = {}
     for target in TARGETS:
         name = f"checkout-operator/{target}:{tag}"
