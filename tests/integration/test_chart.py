@@ -150,3 +150,17 @@ def test_the_plain_manifests_are_what_the_chart_renders(helm_binary: Path, tmp_p
         )
     rendered_docs = objects((tmp_path / "install" / "checkout-operator.yaml").read_text())
     assert not [d for d in rendered_docs if d["kind"] == "Secret"], "no password in a file"
+
+
+def test_the_plain_manifests_are_accepted_by_the_api_server(
+    kubectl: Kubectl, api: client.ApiClient
+) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="checkout-system")))
+    try:
+        for folder in ("install", "rbac"):
+            path = REPO / "manifests" / folder
+            result = kubectl("apply", "--dry-run=server", "-f", str(path))
+            assert result.returncode == 0, result.stderr
+    finally:
+        core.delete_namespace("checkout-system")
