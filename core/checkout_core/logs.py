@@ -16,7 +16,12 @@ _STANDARD = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
-    """Formats a record as one line of JSON: time, level, logger, message, then the extras."""
+    """Formats a record as one line of JSON: time, level, logger, message, then the extras but
+    those named in `omit` (a library's bookkeeping, say)."""
+
+    def __init__(self, omit: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self._omit = _STANDARD | omit
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -26,7 +31,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in self._omit and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

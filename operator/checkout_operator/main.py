@@ -8,7 +8,19 @@ import sys
 
 import kopf
 
+from checkout_core.logs import JsonFormatter
 from checkout_operator import handlers  # noqa: F401 - importing registers the handlers
+
+TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+KOPF_BOOKKEEPING = frozenset({"settings", "k8s_skip"})
+"""Extras Kopf puts on its objects' log records for itself: every operator setting, and a flag."""
+
+
+def configure_logging(log_format: str, level: int) -> None:
+    handler = logging.StreamHandler()
+    json_lines = JsonFormatter(omit=KOPF_BOOKKEEPING)
+    handler.setFormatter(json_lines if log_format == "json" else logging.Formatter(TEXT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,11 +37,15 @@ def main(argv: list[str] | None = None) -> int:
         help="liveness endpoint URL (default %(default)s); empty to disable",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "text"],
+        default="json",
+        help="json (default: one object per line, with the Kubernetes object a line is about, "
+        "as the functions and the dispatcher log) or text, for people",
     )
+    args = parser.parse_args(argv)
+    configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     kopf.run(
         standalone=True,
         clusterwide=not args.namespace,
