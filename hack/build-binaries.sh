@@ -11,28 +11,17 @@ cache=$(dirname "$assets")
 kube_bin=$cache/kube-v$KUBE_VERSION
 etcd_bin=$cache/etcd-v$ETCD_VERSION
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
-
-build() {  # build DEST_DIR MODULE_DIR LDFLAGS PACKAGE... ; atomic: a half-built folder never counts
-  local dest=$1 module=$2 ldflags=$3; shift 3
-  [ -f "$dest/.complete" ] && return 0
-  local tmp="$dest.tmp.$$"
-  rm -rf "$tmp" && mkdir -p "$tmp"
-  echo "building $(basename "$dest") (first time only; several minutes)" >&2
-  (cd "$module" && go build -ldflags "$ldflags" -o "$tmp/" "$@")
-  # go names a /vN module's binary after the element before it: etcd's server module gives "server".
-  [ -f "$tmp/server" ] && mv "$tmp/server" "$tmp/etcd"
-  touch "$tmp/.complete"
-  rm -rf "$dest" && mv "$tmp" "$dest"
-}
+# shellcheck source=lib.sh
+. "$hack/lib.sh"
 
 minor=$(cut -d. -f2 <<<"$KUBE_VERSION")
 v=k8s.io/component-base/version
-build "$kube_bin" "$hack/kube" \
+build_cached "$kube_bin" "$hack/kube" \
   "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean \
    -X $v.buildDate=$(date -u +%FT%TZ) -X k8s.io/client-go/pkg/version.gitVersion=v$KUBE_VERSION" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  . k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
-build "$etcd_bin" "$hack/etcd" "-s -w" go.etcd.io/etcd/server/v3
+build_cached "$etcd_bin" "$hack/etcd" "-s -w" etcd go.etcd.io/etcd/server/v3
 
 mkdir -p "$assets"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do ln -sfn "$kube_bin/$b" "$assets/$b"; done

@@ -9,23 +9,17 @@ hack=$(cd "$(dirname "$0")" && pwd)
 . "$hack/versions.env"
 cache=$(dirname "$tools")
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+# shellcheck source=lib.sh
+. "$hack/lib.sh"
 
-build() {  # build NAME VERSION MODULE_DIR LDFLAGS PACKAGE ; atomic: a half-built folder never counts
-  local name=$1 version=$2 module=$3 ldflags=$4 package=$5
-  local dest="$cache/$name-v$version"
-  if [ ! -f "$dest/.complete" ]; then
-    local tmp="$dest.tmp.$$"
-    rm -rf "$tmp" && mkdir -p "$tmp"
-    echo "building $name v$version (first time only; a few minutes)" >&2
-    (cd "$module" && go build -ldflags "$ldflags" -o "$tmp/$name" "$package")
-    touch "$tmp/.complete"
-    rm -rf "$dest" && mv "$tmp" "$dest"
-  fi
-  mkdir -p "$tools" && ln -sfn "$dest/$name" "$tools/$name"
+tool() {  # tool NAME VERSION LDFLAGS PACKAGE: built once into the cache, linked into $tools
+  local name=$1 version=$2
+  build_cached "$cache/$name-v$version" "$hack/$name" "$3" "$name" "$4"
+  mkdir -p "$tools" && ln -sfn "$cache/$name-v$version/$name" "$tools/$name"
 }
 
-build helm "$HELM_VERSION" "$hack/helm" \
+tool helm "$HELM_VERSION" \
   "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" helm.sh/helm/v3/cmd/helm
-build kwok "$KWOK_VERSION" "$hack/kwok" \
+tool kwok "$KWOK_VERSION" \
   "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 "$tools/helm" version --short >&2
