@@ -30,6 +30,7 @@ from tests.integration.checkouts import checkout, create, order_id, wait_finishe
 DOCKER = os.environ.get("DOCKER", "docker")
 BASE = os.environ.get("CHECKOUT_BASE_IMAGE", "checkout-operator/base:bookworm")
 TARGETS = ("operator", "dispatcher", "functions")
+FUNCTIONS = ("confirmation", "warehouse", "rewards")
 USER = "10001:10001"
 RESTRICTED = [
     "--read-only",
@@ -110,11 +111,54 @@ class Container:
         docker("rm", "--force", self.name)
 
 
+class Fleet:
+    """The containers a test starts, each the way the chart runs it; all removed at the end. Each
+    start returns the container and the base URL of its health endpoints."""
+
+    def __init__(self, images: dict[str, str], kubeconfig: Path) -> None:
+        self.images = images
+        self.started: list[Container] = []
+        self._kubeconfig = {"KUBECONFIG": "/config/kubeconfig"}
+        self._mount = [f"{kubeconfig}:/config/kubeconfig:ro"]
+
+    def _start(self, image: str, *args: str, env: dict[str, str], api: bool) -> Container:
+        container = Container(
+            self.images[image],
+            *args,
+            env={**self._kubeconfig, **env} if api else env,
+            mounts=self._mount if api else [],
+        )
+        self.started.append(container)
+        return container
+
+    def function(self, name: str, env: dict[str, str]) -> tuple[Container, str]:
+        port = free_port()
+        app = f'checkout_functions.app:create("{name}")'
+        container = self._start("functions", f"--bind=127.0.0.1:{port}", app, env=env, api=False)
+        return container, f"http://127.0.0.1:{port}/"
+
+    def dispatcher(self, nats_url: str, namespace: str) -> tuple[Container, str]:
+        port = free_port()
+        env = {
+            "NATS_URL": nats_url,
+            "DISPATCHER_NAMESPACES": namespace,
+            "DISPATCHER_HOST": "127.0.0.1",
+            "DISPATCHER_PORT": str(port),
+        }
+        return self._start("dispatcher", env=env, api=True), f"http://127.0.0.1:{port}/"
+
+    def operator(self, namespace: str, env: dict[str, str]) -> tuple[Container, str]:
+        url = f"http://127.0.0.1:{free_port()}/"
+        args = (f"--namespace={namespace}", f"--liveness={url}healthz")
+        env = {"CHECKOUT_NAMESPACE": namespace, **env}
+        return self._start("operator", *args, env=env, api=True), url
+
+
 @pytest.fixture
-def containers() -> Iterator[list[Container]]:
-    started: list[Container] = []
+def fleet(images: dict[str, str], readable_kubeconfig: Path) -> Iterator[Fleet]:
+    started = Fleet(images, readable_kubeconfig)
     yield started
-    for container in started:
+    for container in started.started:
         container.remove()
 
 
@@ -126,133 +170,51 @@ def test_each_image_is_configured_to_run_as_a_non_root_user(
     assert result.stdout.strip() == USER
 
 
-@pytest.mark.parametrize("function", ["confirmation", "warehouse", "rewards"])
-def test_a_function_serves_health_read_only_and_unprivileged(
-    images: dict[str, str], containers: list[Container], function: str
-) -> None:
-    port = free_port()
-    container = Container(
-        images["functions"],
-        f"--bind=127.0.0.1:{port}",
-        f'checkout_functions.app:create("{function}")',
-        env={"DATABASE_URL": "sqlite:////tmp/functions.db"},
-        mounts=[],
-    )
-    containers.append(container)
-    container.wait_for(f"http://127.0.0.1:{port}/healthz")
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_serves_health_read_only_and_unprivileged(fleet: Fleet, function: str) -> None:
+    container, url = fleet.function(function, {"DATABASE_URL": "sqlite:////tmp/functions.db"})
+    container.wait_for(f"{url}healthz")
     assert container.uid() == "10001"
     if function != "confirmation":  # its readiness needs a mail server
-        container.wait_for(f"http://127.0.0.1:{port}/readyz")
+        container.wait_for(f"{url}readyz")
 
 
 def test_the_dispatcher_serves_health_read_only_and_unprivileged(
-    images: dict[str, str],
-    containers: list[Container],
-    readable_kubeconfig: Path,
-    nats: NatsServer,
-    namespace: str,
+    fleet: Fleet, nats: NatsServer, namespace: str
 ) -> None:
-    port = free_port()
-    container = Container(
-        images["dispatcher"],
-        env={
-            "KUBECONFIG": "/config/kubeconfig",
-            "NATS_URL": nats.url,
-            "DISPATCHER_NAMESPACES": namespace,
-            "DISPATCHER_HOST": "127.0.0.1",
-            "DISPATCHER_PORT": str(port),
-        },
-        mounts=[f"{readable_kubeconfig}:/config/kubeconfig:ro"],
-    )
-    containers.append(container)
-    container.wait_for(f"http://127.0.0.1:{port}/readyz")
-    container.wait_for(f"http://127.0.0.1:{port}/healthz")
+    container, url = fleet.dispatcher(nats.url, namespace)
+    container.wait_for(f"{url}readyz")
+    container.wait_for(f"{url}healthz")
     assert container.uid() == "10001"
 
 
 def test_the_operator_serves_liveness_read_only_and_unprivileged(
-    images: dict[str, str],
-    containers: list[Container],
-    readable_kubeconfig: Path,
-    namespace: str,
+    fleet: Fleet, namespace: str
 ) -> None:
-    port = free_port()
-    container = Container(
-        images["operator"],
-        f"--namespace={namespace}",
-        f"--liveness=http://127.0.0.1:{port}/healthz",
-        env={"KUBECONFIG": "/config/kubeconfig", "CHECKOUT_NAMESPACE": namespace},
-        mounts=[f"{readable_kubeconfig}:/config/kubeconfig:ro"],
-    )
-    containers.append(container)
-    container.wait_for(f"http://127.0.0.1:{port}/healthz")
+    container, url = fleet.operator(namespace, {})
+    container.wait_for(f"{url}healthz")
     assert container.uid() == "10001"
 
 
 def test_the_images_together_carry_out_a_checkout_in_each_mode(
-    images: dict[str, str],
-    containers: list[Container],
-    readable_kubeconfig: Path,
-    nats: NatsServer,
-    api: client.ApiClient,
-    namespace: str,
-    tmp_path: Path,
+    fleet: Fleet, nats: NatsServer, api: client.ApiClient, namespace: str, tmp_path: Path
 ) -> None:
     with Postgres(tmp_path / "db", durable=False) as database, SmtpCatcher(tmp_path) as smtp:
-        urls, functions = {}, {}
-        for function in ("confirmation", "warehouse", "rewards"):
-            port = free_port()
-            urls[function] = f"http://127.0.0.1:{port}/"
-            functions[function] = Container(
-                images["functions"],
-                f"--bind=127.0.0.1:{port}",
-                f'checkout_functions.app:create("{function}")',
-                env={
-                    "DATABASE_URL": database.url,
-                    "SMTP_HOST": smtp.host,
-                    "SMTP_PORT": str(smtp.port),
-                },
-                mounts=[],
-            )
-            containers.append(functions[function])
-        for function, url in urls.items():
-            functions[function].wait_for(f"{url}readyz")
-        kubeconfig = {"KUBECONFIG": "/config/kubeconfig"}
-        mount = [f"{readable_kubeconfig}:/config/kubeconfig:ro"]
-        liveness = f"http://127.0.0.1:{free_port()}/healthz"
-        operator = Container(
-            images["operator"],
-            f"--namespace={namespace}",
-            f"--liveness={liveness}",
-            env={
-                **kubeconfig,
-                "CHECKOUT_NAMESPACE": namespace,
-                "CHECKOUT_NATS_URL": nats.url,
-                "CHECKOUT_FUNCTION_URLS": ",".join(f"{k}={v}" for k, v in urls.items()),
-            },
-            mounts=mount,
-        )
-        containers.append(operator)
-        health = free_port()
-        dispatcher = Container(
-            images["dispatcher"],
-            env={
-                **kubeconfig,
-                "NATS_URL": nats.url,
-                "DISPATCHER_NAMESPACES": namespace,
-                "DISPATCHER_HOST": "127.0.0.1",
-                "DISPATCHER_PORT": str(health),
-            },
-            mounts=mount,
-        )
-        containers.append(dispatcher)
-        operator.wait_for(liveness)
-        dispatcher.wait_for(f"http://127.0.0.1:{health}/readyz")
-
-        placed = {
-            "in-images-orchestration": "Orchestration",
-            "in-images-choreography": "Choreography",
+        env = {"DATABASE_URL": database.url, "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port)}
+        functions = {
+            name: fleet.function(name, env) for name in ("confirmation", "warehouse", "rewards")
         }
+        for container, url in functions.values():
+            container.wait_for(f"{url}readyz")
+        urls = ",".join(f"{name}={url}" for name, (_, url) in functions.items())
+        operator, liveness = fleet.operator(
+            namespace, {"CHECKOUT_NATS_URL": nats.url, "CHECKOUT_FUNCTION_URLS": urls}
+        )
+        dispatcher, health = fleet.dispatcher(nats.url, namespace)
+        operator.wait_for(f"{liveness}healthz")
+        dispatcher.wait_for(f"{health}readyz")
+
+        placed = {"images-orchestration": "Orchestration", "images-choreography": "Choreography"}
         orders = {name: order_id() for name in placed}
         for name, mode in placed.items():
             body = checkout(name, orders[name], "ada@example.com", True, ["7.50"], mode=mode)
