@@ -12,7 +12,7 @@ from email.utils import formataddr, formatdate, parseaddr
 
 from checkout_core.order import Order
 from checkout_functions.errors import Refusal, Unavailable
-from checkout_functions.settings import Settings
+from checkout_functions.settings import InvalidSettings, Settings
 
 
 def message_id(order_id: str, sender: str) -> str:
@@ -62,7 +62,8 @@ def compose(order: Order, sender: str) -> EmailMessage:
 
 class Mailer:
     """An SMTP server, one connection per message: plain, upgraded with STARTTLS, or TLS from the
-    start, and logged in to when there are credentials."""
+    start, and logged in to when there are credentials. The password appears in no message this
+    class makes."""
 
     def __init__(
         self,
@@ -81,6 +82,13 @@ class Mailer:
         self._username = username
         self._password = password
         self._ca_file = ca_file
+        if security != "none":
+            # A CA file that cannot be read is a mistake in the configuration: say so at start-up
+            # rather than with every email.
+            try:
+                self._tls()
+            except Unavailable as error:
+                raise InvalidSettings(str(error)) from None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Mailer:
@@ -94,55 +102,96 @@ class Mailer:
             settings.smtp_ca_file,
         )
 
+    @property
+    def _where(self) -> str:
+        return f"mail server {self.host}:{self.port}"
+
+    def _safe(self, text: str) -> str:
+        """`text` (a server's answer, an exception) with the password masked, should it be there."""
+        return text.replace(self._password, "***") if self._password else text
+
     def _tls(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self._ca_file or None)
+        """A fresh context for each connection, so a CA file updated in place (a mounted Secret or
+        ConfigMap) is picked up."""
+        try:
+            return ssl.create_default_context(cafile=self._ca_file or None)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            raise Unavailable(f"SMTP_CA_FILE {self._ca_file!r} cannot be loaded: {error}") from None
+
+    def _tls_failed(self, error: ssl.SSLError) -> Unavailable:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            trusted = self._ca_file or "the system's trusted authorities"
+            return Unavailable(
+                f"{self._where}: TLS handshake failed, its certificate was not accepted "
+                f"(verified against {trusted}): {error.verify_message or error}"
+            )
+        return Unavailable(f"{self._where}: TLS handshake failed: {error}")
 
     def _connect(self) -> smtplib.SMTP:
         """A connection ready to send: secured and logged in as configured. Failures to secure or
         to log in are our configuration's or the server's, not the message's: Unavailable."""
-        where = f"mail server {self.host}:{self.port}"
+        where = self._where
         # An explicit EHLO name: smtplib's default asks DNS for our FQDN, which can stall.
         name = socket.gethostname()
         smtp: smtplib.SMTP
-        if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(
-                self.host, self.port, local_hostname=name, timeout=self.timeout, context=self._tls()
-            )
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, local_hostname=name, timeout=self.timeout)
+        try:
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    self.host,
+                    self.port,
+                    local_hostname=name,
+                    timeout=self.timeout,
+                    context=self._tls(),
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, local_hostname=name, timeout=self.timeout)
+        except ssl.SSLError as error:
+            raise self._tls_failed(error) from error
         try:
             if self.security == "starttls":
+                # Raises SMTPNotSupportedError unless the EHLO answer offers STARTTLS: there is no
+                # falling back to plain.
                 smtp.starttls(context=self._tls())
             if self._username:
                 smtp.login(self._username, self._password)
         except smtplib.SMTPNotSupportedError as error:
             smtp.close()
-            what = "STARTTLS" if self.security == "starttls" else "authentication"
+            what = "STARTTLS" if self.security == "starttls" else "authentication (AUTH)"
             raise Unavailable(f"{where} does not offer {what}") from error
         except smtplib.SMTPAuthenticationError as error:
             smtp.close()
+            answer = error.smtp_error
+            if isinstance(answer, bytes):
+                answer = answer.decode(errors="replace")
             raise Unavailable(
-                f"{where}: authentication as {self._username!r} failed ({error.smtp_code})"
+                self._safe(
+                    f"{where}: authentication failed for user {self._username!r}: "
+                    f"{error.smtp_code} {answer}"
+                )
             ) from error
+        except ssl.SSLError as error:
+            smtp.close()
+            raise self._tls_failed(error) from error
         except BaseException:
             smtp.close()
             raise
         return smtp
 
     def check(self) -> None:
-        """Raise Unavailable unless the server accepts a connection and answers NOOP."""
+        """Raise Unavailable unless the server accepts a connection, secured and logged in to as
+        configured, and answers NOOP: readiness, so a wrong password shows as not ready."""
         try:
             with self._connect() as smtp:
                 code, _ = smtp.noop()
         except (smtplib.SMTPException, OSError) as error:
-            raise Unavailable(f"mail server {self.host}:{self.port}: {error}") from error
+            raise Unavailable(self._safe(f"{self._where}: {error}")) from error
         if code != 250:
-            raise Unavailable(f"mail server {self.host}:{self.port} answered NOOP with {code}")
+            raise Unavailable(f"{self._where} answered NOOP with {code}")
 
     def send(self, message: EmailMessage, recipient: str) -> None:
         """Send `message` to `recipient` (the envelope address, exactly as given, rather than
         whatever a parser makes of the To header)."""
-        where = f"mail server {self.host}:{self.port}"
+        where = self._where
         sender = parseaddr(str(message["From"]))[1]
         try:
             with self._connect() as smtp:
@@ -166,4 +215,4 @@ class Mailer:
             raise Refusal("RecipientRefused", f"{where}: {error}") from error
         except (smtplib.SMTPException, OSError) as error:
             # Unreachable, disconnected, our sender refused, 4xx: worth another try later.
-            raise Unavailable(f"{where}: {error}") from error
+            raise Unavailable(self._safe(f"{where}: {error}")) from error

@@ -23,16 +23,24 @@ class Settings:
     smtp_port: int = 25
     """`SMTP_PORT`: its port."""
     smtp_security: str = "none"
-    """`SMTP_SECURITY`: `none` (plain SMTP), `starttls` (upgrade with STARTTLS, which the server
+    """`SMTP_SECURITY`: `none` (plain SMTP), `starttls` (EHLO, then STARTTLS, which the server
     must offer; never falls back to plain) or `tls` (TLS from the first byte, usually port 465).
-    Certificates are verified against the system's trusted authorities."""
+    Certificates, and that they name `SMTP_HOST`, are verified against the system's trusted
+    authorities (or `SMTP_CA_FILE`'s)."""
     smtp_ca_file: str = ""
-    """`SMTP_CA_FILE`: a PEM file of the authorities to trust instead (a private CA)."""
+    """`SMTP_CA_FILE`: a PEM file of the authorities to trust instead of the system's (a private
+    CA). With `starttls` or `tls` it is read at start-up, which fails if it cannot be loaded, and
+    again for every connection, so a file updated in place is picked up; unused with `none`."""
     smtp_username: str = ""
-    """`SMTP_USERNAME`: log in as this user, after TLS is up; needs `SMTP_PASSWORD` and a
-    `SMTP_SECURITY` other than `none`, so the password never crosses the network in clear."""
+    """`SMTP_USERNAME`: log in as this user, once TLS is up; needs `SMTP_PASSWORD`, and a
+    `SMTP_SECURITY` other than `none` unless `SMTP_ALLOW_PLAINTEXT_AUTH` is true."""
     smtp_password: str = field(default="", repr=False)
-    """`SMTP_PASSWORD`: the user's password; never logged nor shown."""
+    """`SMTP_PASSWORD`: the user's password, taken as given but for trailing line breaks (which a
+    Secret made from a file often carries); never logged, shown or put in an error message."""
+    smtp_allow_plaintext_auth: bool = False
+    """`SMTP_ALLOW_PLAINTEXT_AUTH`: `true` lets `SMTP_USERNAME` and `SMTP_PASSWORD` be used with
+    `SMTP_SECURITY=none`, sending the password in clear; only for a server on a network you
+    trust. `false` by default."""
     smtp_from: str = "orders@shop.example.com"
     """`SMTP_FROM`: the sender address; its domain is also the domain of every Message-ID."""
     smtp_timeout: float = 10.0
@@ -78,13 +86,23 @@ class Settings:
                 f"SMTP_SECURITY: {security!r} is not one of {', '.join(SMTP_SECURITY)}"
             )
         username = environ.get("SMTP_USERNAME", "").strip()
-        password = environ.get("SMTP_PASSWORD", "")
-        if bool(username) != bool(password):
-            raise InvalidSettings("SMTP_USERNAME and SMTP_PASSWORD: set both, or neither")
-        if username and security == "none":
+        password = environ.get("SMTP_PASSWORD", "").rstrip("\r\n")
+        if username and not password:
             raise InvalidSettings(
-                "SMTP_USERNAME with SMTP_SECURITY=none would send the password in clear: "
-                "set SMTP_SECURITY to starttls or tls"
+                "SMTP_USERNAME is set but SMTP_PASSWORD is not: set both to log in, or neither"
+            )
+        if password and not username:
+            raise InvalidSettings(
+                "SMTP_PASSWORD is set but SMTP_USERNAME is not: set both to log in, or neither"
+            )
+        plaintext_auth = _flag(
+            environ, "SMTP_ALLOW_PLAINTEXT_AUTH", defaults.smtp_allow_plaintext_auth
+        )
+        if username and security == "none" and not plaintext_auth:
+            raise InvalidSettings(
+                "SMTP_USERNAME and SMTP_PASSWORD with SMTP_SECURITY=none would send the password "
+                "in clear: set SMTP_SECURITY to starttls or tls (or, for a server on a network "
+                "you trust, SMTP_ALLOW_PLAINTEXT_AUTH=true)"
             )
         return cls(
             smtp_host=text("SMTP_HOST", defaults.smtp_host),
@@ -93,6 +111,7 @@ class Settings:
             smtp_ca_file=text("SMTP_CA_FILE", defaults.smtp_ca_file),
             smtp_username=username,
             smtp_password=password,
+            smtp_allow_plaintext_auth=plaintext_auth,
             smtp_from=text("SMTP_FROM", defaults.smtp_from),
             smtp_timeout=smtp_timeout,
             database_url=text("DATABASE_URL", defaults.database_url),
@@ -121,6 +140,17 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
             "enableServiceLinks: false)"
         )
     return int(raw)
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("true", "1", "yes"):
+        return True
+    if raw in ("false", "0", "no"):
+        return False
+    raise InvalidSettings(f"{name}: {raw!r} is not true or false")
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:

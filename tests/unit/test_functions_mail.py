@@ -3,8 +3,13 @@ Message-ID that is the same on every attempt."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from checkout_core.order import Order
 from checkout_functions import mail
+from checkout_functions.settings import InvalidSettings, Settings
 from tests.unit.test_order import VALID, order_with
 
 SENDER = "Shop <orders@shop.example.com>"
@@ -52,3 +57,32 @@ def test_names_outside_ascii_and_with_quotes_survive_the_headers() -> None:
     assert message["To"].addresses[0].display_name == 'Zoë "Z" Ångström'
     assert message["To"].addresses[0].addr_spec == "ada@example.com"
     assert "Dear Zoë" in message.get_content()
+
+
+@pytest.mark.parametrize("content", [None, b"not a certificate\n"])
+def test_a_ca_file_that_cannot_be_loaded_stops_the_start_up_naming_smtp_ca_file(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    if content is not None:
+        ca_file.write_bytes(content)
+    for security in ("starttls", "tls"):
+        with pytest.raises(InvalidSettings, match=f"SMTP_CA_FILE '{ca_file}'"):
+            mail.Mailer("mail.example.com", 587, 5.0, security, ca_file=str(ca_file))
+    # Plain SMTP has no use for it.
+    mail.Mailer("mail.example.com", 25, 5.0, "none", ca_file=str(ca_file))
+
+
+def test_the_mailer_takes_every_smtp_setting() -> None:
+    environ = {
+        "SMTP_HOST": "mail.example.com",
+        "SMTP_PORT": "465",
+        "SMTP_SECURITY": "tls",
+        "SMTP_USERNAME": "shop",
+        "SMTP_PASSWORD": "hunter2",
+        "SMTP_TIMEOUT_SECONDS": "3",
+    }
+    mailer = mail.Mailer.from_settings(Settings.from_environ(environ))
+    assert (mailer.host, mailer.port, mailer.timeout) == ("mail.example.com", 465, 3.0)
+    assert mailer.security == "tls"
+    assert "hunter2" not in repr(mailer)

@@ -76,20 +76,67 @@ def test_a_secured_login_is_read_and_the_password_never_shown() -> None:
     )
     assert (settings.smtp_security, settings.smtp_username) == ("starttls", "shop")
     assert (settings.smtp_password, settings.smtp_ca_file) == ("hunter2", "/etc/shop/ca.pem")
-    assert "hunter2" not in repr(settings)
+    assert settings.smtp_allow_plaintext_auth is False
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+
+
+def test_without_smtp_variables_mail_goes_out_plain_and_anonymous() -> None:
+    settings = Settings.from_environ({})
+    assert (settings.smtp_security, settings.smtp_ca_file) == ("none", "")
+    assert (settings.smtp_username, settings.smtp_password) == ("", "")
+    assert settings.smtp_allow_plaintext_auth is False
+
+
+@pytest.mark.parametrize("security", ["none", "starttls", "tls", "TLS", " StartTLS "])
+def test_every_smtp_security_is_accepted(security: str) -> None:
+    assert Settings.from_environ({"SMTP_SECURITY": security}).smtp_security in (
+        "none",
+        "starttls",
+        "tls",
+    )
+
+
+def test_a_password_keeps_its_spaces_but_not_a_trailing_line_break() -> None:
+    environ = {"SMTP_SECURITY": "tls", "SMTP_USERNAME": " shop ", "SMTP_PASSWORD": " p w \n"}
+    settings = Settings.from_environ(environ)
+    assert (settings.smtp_username, settings.smtp_password) == ("shop", " p w ")
+
+
+@pytest.mark.parametrize("flag", ["true", "TRUE", "1", "yes"])
+def test_a_login_over_plain_smtp_needs_smtp_allow_plaintext_auth(flag: str) -> None:
+    environ = {"SMTP_USERNAME": "shop", "SMTP_PASSWORD": "hunter2"}
+    settings = Settings.from_environ({**environ, "SMTP_ALLOW_PLAINTEXT_AUTH": flag})
+    assert (settings.smtp_security, settings.smtp_allow_plaintext_auth) == ("none", True)
+    assert settings.smtp_username == "shop"
 
 
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
         ({"SMTP_SECURITY": "ssl"}, "SMTP_SECURITY"),
-        ({"SMTP_SECURITY": "tls", "SMTP_USERNAME": "shop"}, "SMTP_PASSWORD"),
-        ({"SMTP_SECURITY": "tls", "SMTP_PASSWORD": "x"}, "SMTP_USERNAME"),
-        ({"SMTP_USERNAME": "shop", "SMTP_PASSWORD": "x"}, "SMTP_SECURITY=none"),
+        ({"SMTP_SECURITY": "tls", "SMTP_USERNAME": "shop"}, "SMTP_PASSWORD is not"),
+        ({"SMTP_SECURITY": "tls", "SMTP_USERNAME": "shop", "SMTP_PASSWORD": "\n"}, "SMTP_PASSWORD"),
+        ({"SMTP_SECURITY": "tls", "SMTP_PASSWORD": "hunter2"}, "SMTP_USERNAME is not"),
+        (
+            {"SMTP_SECURITY": "tls", "SMTP_USERNAME": " ", "SMTP_PASSWORD": "hunter2"},
+            "SMTP_USERNAME",
+        ),
+        ({"SMTP_USERNAME": "shop", "SMTP_PASSWORD": "hunter2"}, "SMTP_SECURITY=none"),
+        ({"SMTP_USERNAME": "shop", "SMTP_PASSWORD": "hunter2"}, "SMTP_ALLOW_PLAINTEXT_AUTH=true"),
+        (
+            {
+                "SMTP_USERNAME": "shop",
+                "SMTP_PASSWORD": "hunter2",
+                "SMTP_ALLOW_PLAINTEXT_AUTH": "false",
+            },
+            "SMTP_SECURITY=none",
+        ),
+        ({"SMTP_ALLOW_PLAINTEXT_AUTH": "maybe"}, "SMTP_ALLOW_PLAINTEXT_AUTH"),
     ],
 )
 def test_an_unsafe_or_incomplete_mail_login_is_refused_by_name(
     environ: dict[str, str], named: str
 ) -> None:
-    with pytest.raises(InvalidSettings, match=named):
+    with pytest.raises(InvalidSettings, match=named) as refused:
         Settings.from_environ(environ)
+    assert "hunter2" not in str(refused.value)
