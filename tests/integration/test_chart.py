@@ -63,6 +63,15 @@ def test_the_values_schema_names_what_is_wrong(helm: Helm, flag: str, complaint:
         (["nats.enabled=false"], "nats.externalUrl is required"),
         (["postgresql.enabled=false"], "externalDatabase.existingSecret is required"),
         (["mailpit.enabled=false"], "smtp.host is required"),
+        (
+            [
+                "mailpit.enabled=false",
+                "smtp.host=mx",
+                "smtp.security=none",
+                "smtp.existingSecret=s",
+            ],
+            "would send the password in clear",
+        ),
     ],
 )
 def test_turning_a_bundled_service_off_asks_for_its_replacement(
