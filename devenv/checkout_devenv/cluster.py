@@ -91,7 +91,21 @@ class Cluster(Service):
 
     @property
     def kubeconfig(self) -> Path:
+        """The admin kubeconfig (a client certificate in system:masters)."""
         return self.control_plane.kubeconfig
+
+    def token(self, namespace: str, service_account: str, seconds: int = 3600) -> str:
+        """A token of the ServiceAccount from the TokenRequest API."""
+        return self.control_plane.token(namespace, service_account, seconds)
+
+    def kubeconfig_for(
+        self, namespace: str, service_account: str, path: Path, seconds: int = 3600
+    ) -> Path:
+        """Write a kubeconfig at `path` that authenticates as the ServiceAccount with such a
+        token, so what it may do is exactly what RBAC grants that account."""
+        return self.control_plane.service_account_kubeconfig(
+            namespace, service_account, path, seconds
+        )
 
     def start(self, timeout: float = 90.0) -> None:
         self.control_plane.start()
@@ -179,11 +193,14 @@ class Cluster(Service):
         core = client.CoreV1Api(api)
 
         def ready() -> bool:
-            status = core.read_node(NODE).status
-            conditions = (status.conditions if status else None) or []
-            return any(c.type == "Ready" and c.status == "True" for c in conditions)
+            node = core.read_node(NODE)
+            conditions = (node.status.conditions if node.status else None) or []
+            # The node lifecycle controller lifts its not-ready taint a moment after kwok reports
+            # Ready; until then the scheduler places nothing there, so wait for that too.
+            taints = node.spec.taints if node.spec else None
+            return not taints and any(c.type == "Ready" and c.status == "True" for c in conditions)
 
-        self._wait(ready, timeout, f"kwok to report node {NODE} Ready")
+        self._wait(ready, timeout, f"node {NODE} to be Ready and untainted")
 
     def _wait(self, check: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout

@@ -209,11 +209,9 @@ class ControlPlane(Service):
         )
         _write_private(p.kubeconfig, yaml.safe_dump(config))
 
-    def service_account_kubeconfig(
-        self, namespace: str, name: str, path: Path, seconds: int = 3600
-    ) -> Path:
-        """Write a kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the
-        TokenRequest API: what a pod of that ServiceAccount would present."""
+    def token(self, namespace: str, name: str, seconds: int = 3600) -> str:
+        """A token of ServiceAccount `namespace/name` from the TokenRequest API, valid for
+        `seconds`: what a pod of that ServiceAccount would present."""
         request = json.dumps(
             {
                 "apiVersion": "authentication.k8s.io/v1",
@@ -226,7 +224,15 @@ class ControlPlane(Service):
             url, data=request, headers={"Content-Type": "application/json"}, method="POST"
         )
         with urllib.request.urlopen(post, context=self.ssl_context(), timeout=10) as response:
-            token = json.load(response)["status"]["token"]
+            token: str = json.load(response)["status"]["token"]
+            return token
+
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, seconds: int = 3600
+    ) -> Path:
+        """Write a kubeconfig that acts as ServiceAccount `namespace/name` with a fresh token
+        (same server and CA as the admin one)."""
+        token = self.token(namespace, name, seconds)
         user = f"system:serviceaccount:{namespace}:{name}"
         config = kubeconfig(self.server, self.paths.cert("ca").read_bytes(), user=user, token=token)
         _write_private(path, yaml.safe_dump(config))
