@@ -4,33 +4,57 @@
 #   docker build --target functions  -t checkout-operator/functions:dev .
 # They share one virtualenv, built once; each runs as a non-root user and needs nothing writable
 # but /tmp, so they run with a read-only root filesystem and no capabilities.
-# BASE_IMAGE must provide python3 (>= 3.11) with venv at the same path in every stage; the default
-# is the official slim image, pinned by digest. `make images` passes a Debian base made locally.
+# BASE_IMAGE must provide python3 (>= 3.11) with venv, at the same path in every stage (the
+# virtualenv's python is a link to it), and useradd. The default is the official slim image
+# (Python 3.11.16), pinned by digest; `make images` passes a Debian base made locally
+# (hack/base-image.sh).
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 
-FROM ${BASE_IMAGE} AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
-RUN python3 -m venv /opt/checkout
+# The dependencies as pip reads them, out of pyproject.toml, and what building the project needs
+# (setuptools). The next stage copies only this list, so editing pyproject.toml elsewhere (a
+# tool's settings, the version) keeps the layer of installed dependencies.
+FROM ${BASE_IMAGE} AS requirements
 WORKDIR /src
-# The dependencies first, from pyproject.toml alone, so a change of our code reuses this layer.
 COPY pyproject.toml ./
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
- && /opt/checkout/bin/pip install --requirement /tmp/requirements.txt
-COPY README.md ./
+RUN python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"]))' > /requirements.txt
+
+# The virtualenv with the dependencies, and the setuptools that builds the project.
+FROM ${BASE_IMAGE} AS dependencies
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+RUN python3 -m venv /opt/checkout
+COPY --from=requirements /requirements.txt /tmp/requirements.txt
+RUN /opt/checkout/bin/pip install --no-cache-dir --no-compile --requirement /tmp/requirements.txt
+
+# The virtualenv as the images get it: no pip or setuptools (nothing installs anything at run
+# time) and no bytecode (the root filesystem is read-only, so none is written at run time either).
+FROM dependencies AS venv
+RUN /opt/checkout/bin/pip uninstall --yes --quiet pip setuptools \
+ && find /opt/checkout -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# The project, built with that setuptools (no download) and installed under /out as it would be
+# into the virtualenv, so that the images add it as a layer of its own: a change of our code
+# costs a layer of a few hundred kilobytes, not a copy of the whole virtualenv.
+FROM dependencies AS project
+WORKDIR /src
+COPY pyproject.toml README.md ./
 COPY core core
 COPY operator operator
 COPY dispatcher dispatcher
 COPY functions functions
 COPY devenv devenv
-RUN /opt/checkout/bin/pip install --no-deps . \
- && find /opt/checkout -name __pycache__ -type d -prune -exec rm -rf {} +
+RUN /opt/checkout/bin/pip install --no-cache-dir --no-compile --no-deps --no-build-isolation \
+      --root /out . \
+ && find /out -name __pycache__ -type d -prune -exec rm -rf {} +
 
 FROM ${BASE_IMAGE} AS runtime
 # A named user: some libraries ask who they run as (Kopf derives its identity from it).
 RUN groupadd --gid 10001 checkout \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin checkout
-COPY --from=build /opt/checkout /opt/checkout
+COPY --from=venv /opt/checkout /opt/checkout
+COPY --from=project /out/ /
 ENV PATH=/opt/checkout/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
+# The only writable place (an emptyDir in the chart): the functions' default SQLite file,
+# gunicorn's worker heartbeats and any temporary file land here.
 WORKDIR /tmp
 USER 10001:10001
 EXPOSE 8080

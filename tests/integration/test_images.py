@@ -31,7 +31,8 @@ DOCKER = os.environ.get("DOCKER", "docker")
 BASE = os.environ.get("CHECKOUT_BASE_IMAGE", "checkout-operator/base:bookworm")
 TARGETS = ("operator", "dispatcher", "functions")
 FUNCTIONS = ("confirmation", "warehouse", "rewards")
-USER = "10001:10001"
+UID = "10001"
+USER = f"{UID}:{UID}"
 RESTRICTED = [
     "--read-only",
     "--tmpfs=/tmp",
@@ -49,19 +50,21 @@ def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def images() -> dict[str, str]:
-    """The three targets of the Dockerfile, built on the local base."""
+    """The three targets of the Dockerfile, built on the local base: each target's image id (what
+    the tests start, so a concurrent build retagging the shared tag changes nothing here)."""
     if docker("image", "inspect", BASE).returncode != 0:
-        raise RuntimeError(f"no base image {BASE}: run `make base-image` (or `make test`)")
+        pytest.fail(
+            f"no base image {BASE}: run `make images` (or `make base-image`)", pytrace=False
+        )
     tag = "test"  # one tag, so each run replaces the last run's images
     built = {}
     for target in TARGETS:
-        name = f"checkout-operator/{target}:{tag}"
         result = docker(
             "build", "--quiet", f"--build-arg=BASE_IMAGE={BASE}", f"--target={target}",
-            f"--tag={name}", str(REPO), timeout=900,
+            f"--tag=checkout-operator/{target}:{tag}", str(REPO), timeout=900,
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
-        built[target] = name
+        built[target] = result.stdout.split()[-1]
     return built
 
 
@@ -82,16 +85,25 @@ class Container:
         flags = [f"--env={k}={v}" for k, v in env.items()]
         flags += [f"--volume={m}" for m in mounts]
         result = docker("run", "--detach", f"--name={self.name}", *RESTRICTED, *flags, image, *args)
-        assert result.returncode == 0, result.stderr
+        if result.returncode != 0:  # created but not started, say
+            self.remove()
+            raise AssertionError(f"docker run {image} failed: {result.stderr}")
 
     def logs(self) -> str:
         result = docker("logs", "--tail=40", self.name)
         return result.stdout + result.stderr
 
-    def uid(self) -> str:
-        result = docker("exec", self.name, "python3", "-c", "import os; print(os.getuid())")
+    def assert_unprivileged(self) -> None:
+        """The container's main process runs as the image's user (real, effective, saved and
+        file-system ids), with no capability and no way to gain privileges."""
+        read = "print(open('/proc/1/status').read())"
+        result = docker("exec", self.name, "python3", "-c", read)
         assert result.returncode == 0, result.stderr + self.logs()
-        return result.stdout.strip()
+        status = dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
+        assert status["Uid"].split() == [UID] * 4, status["Uid"]
+        assert status["Gid"].split() == [UID] * 4, status["Gid"]
+        assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0, status
+        assert status["NoNewPrivs"] == "1", status
 
     def wait_for(self, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -172,9 +184,10 @@ def test_each_image_is_configured_to_run_as_a_non_root_user(
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_function_serves_health_read_only_and_unprivileged(fleet: Fleet, function: str) -> None:
-    container, url = fleet.function(function, {"DATABASE_URL": "sqlite:////tmp/functions.db"})
+    # No DATABASE_URL: the default SQLite file, in the working directory, must be writable.
+    container, url = fleet.function(function, {})
     container.wait_for(f"{url}healthz")
-    assert container.uid() == "10001"
+    container.assert_unprivileged()
     if function != "confirmation":  # its readiness needs a mail server
         container.wait_for(f"{url}readyz")
 
@@ -185,7 +198,7 @@ def test_the_dispatcher_serves_health_read_only_and_unprivileged(
     container, url = fleet.dispatcher(nats.url, namespace)
     container.wait_for(f"{url}readyz")
     container.wait_for(f"{url}healthz")
-    assert container.uid() == "10001"
+    container.assert_unprivileged()
 
 
 def test_the_operator_serves_liveness_read_only_and_unprivileged(
@@ -193,7 +206,7 @@ def test_the_operator_serves_liveness_read_only_and_unprivileged(
 ) -> None:
     container, url = fleet.operator(namespace, {})
     container.wait_for(f"{url}healthz")
-    assert container.uid() == "10001"
+    container.assert_unprivileged()
 
 
 def test_the_images_together_carry_out_a_checkout_in_each_mode(
