@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checkout_core.order import COUNTRY
+from checkout_core.variables import flag
 
 SMTP_SECURITY = ("none", "starttls", "tls")
 
@@ -95,8 +96,11 @@ class Settings:
             raise InvalidSettings(
                 "SMTP_PASSWORD is set but SMTP_USERNAME is not: set both to log in, or neither"
             )
-        plaintext_auth = _flag(
-            environ, "SMTP_ALLOW_PLAINTEXT_AUTH", defaults.smtp_allow_plaintext_auth
+        plaintext_auth = flag(
+            environ,
+            "SMTP_ALLOW_PLAINTEXT_AUTH",
+            defaults.smtp_allow_plaintext_auth,
+            InvalidSettings,
         )
         if username and security == "none" and not plaintext_auth:
             raise InvalidSettings(
@@ -140,17 +144,6 @@ def _port(environ: Mapping[str, str], name: str, default: int) -> int:
             "enableServiceLinks: false)"
         )
     return int(raw)
-
-
-def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("true", "1", "yes"):
-        return True
-    if raw in ("false", "0", "no"):
-        return False
-    raise InvalidSettings(f"{name}: {raw!r} is not true or false")
 
 
 def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checkout_core.steps import STEPS
+from checkout_core.variables import flag
 
 
 class SettingsError(ValueError):
@@ -65,7 +66,9 @@ class Settings:
                 env, "CHECKOUT_STATUS_BATCH_WINDOW", defaults.status_batch_window, minimum=0
             ),
             nats_url=env.get("CHECKOUT_NATS_URL", defaults.nats_url),
-            manage_triggers=_flag(env, "CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers),
+            manage_triggers=flag(
+                env, "CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers, SettingsError
+            ),
         )
 
 
@@ -80,17 +83,6 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
     return value
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("true", "1", "yes"):
-        return True
-    if raw in ("false", "0", "no"):
-        return False
-    raise SettingsError(f"{name}={raw!r} is not true or false")
 
 
 def _urls(raw: str) -> dict[str, str]:
