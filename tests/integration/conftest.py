@@ -3,10 +3,11 @@ project's CRDs installed; each test gets a namespace of its own."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,31 @@ def api(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
         yield api
 
 
+def fresh(prefix: str) -> str:
+    """A namespace name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def namespaces(
+    api: client.ApiClient, *names: str, labels: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, ...]]:
+    """The namespaces `names`, created for the block and deleted after it."""
+    core = client.CoreV1Api(api)
+    for name in names:
+        meta = client.V1ObjectMeta(name=name, labels=dict(labels or {}))
+        core.create_namespace(client.V1Namespace(metadata=meta))
+    try:
+        yield names
+    finally:
+        for name in names:
+            core.delete_namespace(name)
+
+
 @pytest.fixture
 def namespace(api: client.ApiClient) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name)
+    with namespaces(api, fresh("t")) as (name,):
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 from kubernetes import client
 
 from tests.conftest import REPO
+from tests.integration.conftest import fresh, namespaces
 
 CHART = REPO / "charts" / "checkout-operator"
 RELEASE = "checkout-operator"
@@ -117,12 +117,7 @@ TOGGLES = {
 def test_every_switch_renders_objects_the_api_server_accepts(
     helm: Helm, kubectl: Kubectl, api: client.ApiClient, toggle: str
 ) -> None:
-    core = client.CoreV1Api(api)
-    release_ns = f"r-{uuid.uuid4().hex[:8]}"
-    other_ns = f"w-{uuid.uuid4().hex[:8]}"
-    for name in (release_ns, other_ns):
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    try:
+    with namespaces(api, fresh("r"), fresh("w")) as (release_ns, other_ns):
         args = [a for flag in TOGGLES[toggle] for a in ("--set", flag)]
         if toggle == "defaults":
             args = []
@@ -134,9 +129,6 @@ def test_every_switch_renders_objects_the_api_server_accepts(
         kinds = [o["kind"] for o in objects(rendered)]
         assert kinds.count("Deployment") >= 5
         assert "created (server dry run)" in result.stdout
-    finally:
-        for name in (release_ns, other_ns):
-            core.delete_namespace(name)
 
 
 def test_the_plain_manifests_are_what_the_chart_renders(helm_binary: Path, tmp_path: Path) -> None:
@@ -164,12 +156,8 @@ def test_the_plain_manifests_are_what_the_chart_renders(helm_binary: Path, tmp_p
 def test_the_plain_manifests_are_accepted_by_the_api_server(
     kubectl: Kubectl, api: client.ApiClient
 ) -> None:
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="checkout-system")))
-    try:
+    with namespaces(api, "checkout-system"):
         for folder in ("install", "rbac"):
             path = REPO / "manifests" / folder
             result = kubectl("apply", "--dry-run=server", "-f", str(path))
             assert result.returncode == 0, result.stderr
-    finally:
-        core.delete_namespace("checkout-system")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from kubernetes import client
 
 from checkout_devenv.cluster import Cluster
 from checkout_devenv.environment import api_client
-from tests.integration.conftest import run_helm
+from tests.integration.conftest import fresh, namespaces, run_helm
 from tests.integration.test_chart import CHART, RELEASE
 
 
@@ -28,17 +27,14 @@ def cluster_api(cluster: Cluster) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture(scope="module")
-def restricted(cluster_api: client.ApiClient) -> str:
+def restricted(cluster_api: client.ApiClient) -> Iterator[str]:
     """A namespace where the API server refuses any pod that is not `restricted`."""
-    name = f"shop-{uuid.uuid4().hex[:6]}"
     labels = {
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",
     }
-    client.CoreV1Api(cluster_api).create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels))
-    )
-    return name
+    with namespaces(cluster_api, fresh("shop"), labels=labels) as (name,):
+        yield name
 
 
 def helm_on(cluster: Cluster, helm_binary: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.integration.checkouts import FAST_RETRIES, checkout, create, order_id, wait_finished
+from tests.integration.conftest import namespaces
 from tests.integration.test_chart import RELEASE, Helm, Kubectl, objects, template
 
 OPERATOR = f"{RELEASE}-operator"
@@ -43,20 +44,16 @@ def release(helm: Helm, kubectl: Kubectl, api: client.ApiClient) -> Iterator[Rel
     """The chart's ServiceAccounts and RBAC, and the self-test's, applied for real."""
     token = uuid.uuid4().hex[:6]
     names = Release(f"shop-{token}", f"shop2-{token}", f"other-{token}")
-    core = client.CoreV1Api(api)
-    for name in (names.namespace, names.other, names.stranger):
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     watch = ("--set", f"operator.watchNamespaces={{{names.namespace},{names.other}}}")
     rbac = objects(template(helm, names.namespace, *watch, "--show-only=templates/rbac.yaml"))
     hook = objects(
         template(helm, names.namespace, *watch, "--show-only=templates/tests/checkout-test.yaml")
     )
     wanted = rbac + [o for o in hook if o["kind"] != "Pod"]
-    result = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(wanted))
-    assert result.returncode == 0, result.stderr
-    yield names
-    for name in (names.namespace, names.other, names.stranger):
-        core.delete_namespace(name)
+    with namespaces(api, names.namespace, names.other, names.stranger):
+        result = kubectl("apply", "-f", "-", input=yaml.safe_dump_all(wanted))
+        assert result.returncode == 0, result.stderr
+        yield names
     rbac_api = client.RbacAuthorizationV1Api(api)
     rbac_api.delete_cluster_role_binding(f"{names.namespace}-{OPERATOR}")
     rbac_api.delete_cluster_role(f"{names.namespace}-{OPERATOR}")

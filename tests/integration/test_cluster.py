@@ -13,7 +13,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from checkout_devenv.assets import Assets, tool
 from checkout_devenv.cluster import NODE, STORAGE_CLASS, Cluster
 from checkout_devenv.environment import api_client
 from tests.conftest import REPO
+from tests.integration.conftest import fresh, namespaces
 
 T = TypeVar("T")
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/24")
@@ -92,11 +92,8 @@ def create(cluster_api: client.ApiClient) -> Create:
 @pytest.fixture
 def workloads(cluster_api: client.ApiClient) -> Iterator[str]:
     """A fresh namespace on the cluster; deleting it is the namespace controller's job."""
-    name = f"w-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(cluster_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name)
+    with namespaces(cluster_api, fresh("w")) as (name,):
+        yield name
 
 
 def test_the_simulated_node_is_ready_and_untainted(cluster_api: client.ApiClient) -> None:

@@ -180,14 +180,18 @@ def mailer(port: int, security: str, ca: Path, password: str = PASSWORD) -> Mail
     return Mailer("127.0.0.1", port, 5.0, security, USER, password, str(ca))
 
 
-def test_starttls_and_a_good_login_send(
-    starttls_server: MailServer, certificates: Certificates
+@pytest.mark.parametrize(
+    ("server", "security"), [("starttls_server", "starttls"), ("tls_server", "tls")]
+)
+def test_a_secured_connection_and_a_good_login_send(
+    request: pytest.FixtureRequest, certificates: Certificates, server: str, security: str
 ) -> None:
+    mail_server: MailServer = request.getfixturevalue(server)
     order_id = new_id()
-    connection = mailer(starttls_server.port, "starttls", certificates.ca_file)
+    connection = mailer(mail_server.port, security, certificates.ca_file)
     connection.check()
     connection.send(message(order_id), "ada@example.com")
-    assert len(starttls_server.mail_for(order_id)) == 1
+    assert len(mail_server.mail_for(order_id)) == 1
 
 
 def test_a_wrong_password_is_unavailable_names_the_server_and_not_the_password(
@@ -218,16 +222,6 @@ def test_a_server_without_starttls_is_unavailable_rather_than_plain(
         connection.check()
     assert plain_server.mail_for(order_id) == []
     assert len(plain_server.logins) == logins  # the password was not sent in clear
-
-
-def test_implicit_tls_and_a_good_login_send(
-    tls_server: MailServer, certificates: Certificates
-) -> None:
-    order_id = new_id()
-    connection = mailer(tls_server.port, "tls", certificates.ca_file)
-    connection.check()
-    connection.send(message(order_id), "ada@example.com")
-    assert len(tls_server.mail_for(order_id)) == 1
 
 
 def test_a_certificate_from_another_ca_is_not_trusted(
