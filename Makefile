@@ -44,7 +44,7 @@ HELM ?= helm
 RELEASE_NAMESPACE ?= checkout-system
 
 .PHONY: help setup packages venv binaries engine base-image images manifests lint test up down \
-  demo kind-up kind-down
+  demo bench kind-up kind-down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -109,6 +109,9 @@ demo: up  ## bring the environment up, run the example Checkouts and show what h
 	  --example manifests/examples/checkout-choreography.yaml \
 	  --example manifests/examples/checkout-guest.yaml
 	$(KUBECTL) --kubeconfig $(DEV)/kubeconfig get checkouts
+
+bench: setup  ## the benchmarks, on an environment of their own in .dev/bench, judged against targets
+	$(DEVENV) bench --example manifests/examples/checkout-member.yaml
 
 # The real thing, on a machine with Docker, kind, kubectl and helm (and internet access for the
 # base images): a kind cluster, the images built and loaded into it, the chart installed, and an

@@ -1,5 +1,5 @@
-"""`checkout-devenv up|down|status|demo`: the local environment behind `make up`, `make down` and
-`make demo`.
+"""`checkout-devenv up|down|status|demo|bench`: the local environment behind `make up`, `make down`,
+`make demo` and `make bench`.
 
 `up` starts a supervisor in the background and returns once everything is ready; the supervisor
 owns every child process and stops them all on `down` (or dies with them: children get SIGKILL
@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from checkout_devenv import demo
+from checkout_devenv import bench, demo
 from checkout_devenv.assets import Assets, AssetsError
 from checkout_devenv.environment import LocalEnvironment
 from checkout_devenv.processes import ProcessError
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=["up", "down", "status", "serve", "demo"])
+    parser.add_argument("command", choices=["up", "down", "status", "serve", "demo", "bench"])
     parser.add_argument(
         "--dir",
         type=Path,
@@ -157,8 +157,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="demo: a Checkout manifest to run (repeatable)",
+        help="demo: a Checkout manifest to run (repeatable); bench: the first is the model",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="bench: checkouts one at a time, per mode"
+    )
+    parser.add_argument("--burst", type=int, default=50, help="bench: checkouts at once, per mode")
     args = parser.parse_args(argv)
     workdir: Path = args.dir.resolve()
     try:
@@ -170,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             return status(workdir)
         if args.command == "demo":
             return demo.main(workdir, args.example)
+        if args.command == "bench":
+            if not args.example or args.rounds < 1 or args.burst < 1:
+                parser.error("bench needs --example, and --rounds and --burst of at least 1")
+            return bench.main(workdir, args.crds, args.example[0], args.rounds, args.burst)
         return serve(workdir, args.crds)
     except (AssetsError, ProcessError) as error:
         print(f"checkout-devenv: {error}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
@@ -20,6 +21,10 @@ from checkout_devenv.processes import Process, Service, answers_ok, free_port
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 CONTEXT = "checkout-dev"
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+Request = tuple[str, str, str]
+"""(resource, subresource, verb), e.g. ("checkouts", "status", "PATCH")."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,13 @@ class ControlPlane(Service):
         _write_private(path, yaml.safe_dump(config))
         return path
 
+    def writes(self) -> dict[Request, int]:
+        """Write requests served so far, by resource, subresource and verb (see write_totals)."""
+        with urllib.request.urlopen(
+            f"{self.server}/metrics", context=self.ssl_context(), timeout=10
+        ) as response:
+            return write_totals(response.read().decode())
+
     def version(self) -> dict[str, str]:
         """The API server's /version document."""
         with urllib.request.urlopen(
@@ -245,6 +257,25 @@ class ControlPlane(Service):
         ) as response:
             version: dict[str, str] = json.load(response)
             return version
+
+
+def write_totals(metrics: str) -> dict[Request, int]:
+    """Sum `apiserver_request_total` of the write verbs in a Prometheus exposition, by resource,
+    subresource and verb (over every code, scope and version)."""
+    totals: dict[Request, int] = {}
+    for line in metrics.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+        if labels.get("verb") in WRITE_VERBS:
+            key = (labels.get("resource", ""), labels.get("subresource", ""), labels["verb"])
+            totals[key] = totals.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return totals
+
+
+def spent(before: dict[Request, int], after: dict[Request, int]) -> dict[Request, int]:
+    """The requests made between two readings of `writes`, leaving out those not made at all."""
+    return {key: n - before.get(key, 0) for key, n in after.items() if n > before.get(key, 0)}
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import yaml
-from kubernetes import client
+from kubernetes import client, watch
 
 from checkout_devenv.environment import api_client
 from checkout_devenv.functions import read_maildir
@@ -26,7 +26,7 @@ Body = dict[str, Any]
 class Outcome:
     body: Body
     seconds: float
-    """Wall time from the create call to the first read that showed the checkout finished."""
+    """Wall time from the create call to the watch event that showed the checkout finished."""
 
 
 def _parse(value: str | None) -> datetime.datetime | None:
@@ -43,26 +43,48 @@ def fresh(example: Body, run: str) -> Body:
 def run_checkouts(
     api: client.ApiClient, namespace: str, bodies: Sequence[Body], timeout: float = 120.0
 ) -> list[Outcome]:
+    """Create the Checkouts at once and wait, on a watch, until each has finished."""
     objects = client.CustomObjectsApi(api)
+    listed = cast(
+        Body, objects.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, limit=1)
+    )
+    version = listed["metadata"]["resourceVersion"]
     started = {}
     for body in bodies:
         started[body["metadata"]["name"]] = time.monotonic()
         objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
     finished: dict[str, Outcome] = {}
     deadline = time.monotonic() + timeout
+    stream = watch.Watch()
     while len(finished) < len(bodies):
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise TimeoutError(
                 f"not finished after {timeout:.0f}s: {sorted(set(started) - set(finished))}"
             )
-        for name in started.keys() - finished.keys():
-            body = cast(
-                Body, objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-            )
-            if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        events = stream.stream(
+            objects.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            resource_version=version,
+            timeout_seconds=max(1, int(left)),
+            _request_timeout=left + 5,
+        )
+        for event in events:
+            body = cast(Body, event["object"])
+            version = body["metadata"]["resourceVersion"]
+            name = body["metadata"]["name"]
+            if name in started and name not in finished and _done(body):
                 finished[name] = Outcome(body, time.monotonic() - started[name])
-        time.sleep(0.02)
+                if len(finished) == len(bodies):
+                    stream.stop()
     return [finished[b["metadata"]["name"]] for b in bodies]
+
+
+def _done(body: Body) -> bool:
+    return (body.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
 def column(outcome: Outcome) -> list[str]:

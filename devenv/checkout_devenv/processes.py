@@ -41,6 +41,20 @@ def free_port() -> int:
         return port
 
 
+def resident_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (gunicorn's master and workers, say),
+    from /proc; 0 for a process that is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        children = " ".join(
+            (task / "children").read_text() for task in Path(f"/proc/{pid}/task").iterdir()
+        )
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    rss = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
+    return int(rss) * 1024 + sum(resident_bytes(int(child)) for child in children.split())
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec. SIGKILL on parent death means no orphan survives a
     # killed test run; a new session keeps the terminal's Ctrl-C away so teardown stays ordered.

@@ -3,9 +3,7 @@ functions (real gunicorn processes, real SMTP server, real database)."""
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.controlplane import ControlPlane, spent
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.integration.checkouts import (
@@ -199,32 +197,14 @@ def test_one_checkout_costs_few_api_writes(
     start_operator: StartOperator,
 ) -> None:
     start_operator()
-    before = writes(control_plane)
+    before = control_plane.writes()
     create(api, namespace, checkout("counted", order_id(), "ada@example.com", True, ["1.00"]))
     wait_finished(api, namespace, "counted")
     time.sleep(1.0)  # Kopf's own bookkeeping lands right after the handler returns
-    spent = {k: writes(control_plane).get(k, 0) - before.get(k, 0) for k in writes(control_plane)}
-    spent = {k: v for k, v in spent.items() if v}
+    made = spent(before, control_plane.writes())
     # the user's create, our status write(s), Kopf's annotations, one Event per step change
-    assert spent.get(("checkouts", "", "POST")) == 1
-    assert spent.get(("checkouts", "status", "PATCH"), 0) <= 3
-    assert spent.get(("checkouts", "", "PATCH"), 0) <= 2
-    assert spent.get(("events", "", "POST")) == 6
-    print(f"API writes for one orchestration checkout: {spent}")
-
-
-def writes(control_plane: ControlPlane) -> dict[tuple[str, str, str], int]:
-    """apiserver_request_total for writes, by (resource, subresource, verb)."""
-    with urllib.request.urlopen(
-        f"{control_plane.server}/metrics", context=control_plane.ssl_context(), timeout=10
-    ) as response:
-        text = response.read().decode()
-    totals: dict[tuple[str, str, str], int] = {}
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        if labels["verb"] in ("POST", "PATCH", "PUT", "DELETE"):
-            key = (labels["resource"], labels["subresource"], labels["verb"])
-            totals[key] = totals.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
-    return totals
+    assert made.get(("checkouts", "", "POST")) == 1
+    assert made.get(("checkouts", "status", "PATCH"), 0) <= 3
+    assert made.get(("checkouts", "", "PATCH"), 0) <= 2
+    assert made.get(("events", "", "POST")) == 6
+    print(f"API writes for one orchestration checkout: {made}")
