@@ -22,9 +22,9 @@ from kubernetes import client
 
 from checkout_devenv.assets import Assets
 from checkout_devenv.controlplane import Request, spent
-from checkout_devenv.demo import Body, Outcome, fresh, run_checkouts
 from checkout_devenv.environment import LocalEnvironment, api_client
 from checkout_devenv.processes import resident_bytes
+from checkout_devenv.runs import Body, Outcome, fresh, run_checkouts
 from checkout_devenv.targets import Summary, judge
 
 MODES = {
