@@ -146,6 +146,17 @@ class Triggers:
             _content_type="application/apply-patch+yaml",
         )
 
+    async def write_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        await asyncio.to_thread(
+            self._objects.patch_namespaced_custom_object_status,
+            trigger_api.GROUP,
+            trigger_api.VERSION,
+            namespace,
+            trigger_api.PLURAL,
+            name,
+            {"status": status},
+        )
+
     async def owner(self, crd: str) -> dict[str, Any]:
         """An ownerReference to a CRD: the Triggers we make exist for that API, and go with it."""
         found = await asyncio.to_thread(self._extensions.read_custom_resource_definition, crd)

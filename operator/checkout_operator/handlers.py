@@ -9,7 +9,9 @@ from typing import Any
 
 import kopf
 import nats.errors
+from kubernetes.client.exceptions import ApiException
 
+from checkout_core import broker
 from checkout_core import triggers as trigger_api
 from checkout_core.order import InvalidOrder
 from checkout_operator import cluster, reconcile
@@ -47,7 +49,10 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.scanning.disabled = True
     context = reconcile.Context.create(Settings.from_environment(), cluster.api_client())
     memo.context = context
-    memo.choreography = asyncio.create_task(_choreography(context), name="choreography")
+    memo.tasks = [
+        asyncio.create_task(_choreography(context), name="choreography"),
+        asyncio.create_task(_resync(context), name="resync"),
+    ]
 
 
 async def _choreography(context: reconcile.Context) -> None:
@@ -61,6 +66,8 @@ async def _choreography(context: reconcile.Context) -> None:
     triggers_laid = not context.settings.manage_triggers
     while True:
         try:
+            # The streams again, each time: a broker that came back with an empty store has none.
+            await broker.ensure_streams(context.broker.js)
             if not triggers_laid:
                 await reconcile.ensure_triggers(context)
                 triggers_laid = True
@@ -72,11 +79,28 @@ async def _choreography(context: reconcile.Context) -> None:
         await asyncio.sleep(RETRY_DELAY)
 
 
+async def _resync(context: reconcile.Context) -> None:
+    """Repairs, every resync interval, for what no event announces: Trigger consumers the broker
+    lost, and Choreography checkouts that stopped moving because it lost their events."""
+    if not context.broker.configured:
+        return
+    while True:
+        await asyncio.sleep(context.settings.resync_interval)
+        try:
+            await reconcile.resync_triggers(context)
+            await reconcile.republish_stalled(context)
+        except (BrokerUnavailable, nats.errors.Error, ApiException) as error:
+            log.warning("repairs paused: %s: %s", type(error).__name__, error)
+        except Exception:
+            log.exception("repairs failed; trying again next round")
+
+
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     context: reconcile.Context = memo.context
-    memo.choreography.cancel()
-    await asyncio.gather(memo.choreography, return_exceptions=True)
+    for task in memo.tasks:
+        task.cancel()
+    await asyncio.gather(*memo.tasks, return_exceptions=True)
     await context.events.drain()
     await context.broker.close()
     await context.session.close()
@@ -101,6 +125,16 @@ def _mode(mode: str) -> Callable[..., bool]:
 @kopf.on.create(GROUP, VERSION, PLURAL, when=_mode(ORCHESTRATION), id="orchestrate")
 async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile.orchestrate(_checkout(body), body, memo.context)
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every Checkout as the watch sees it, for spotting stalled Choreography checkouts."""
+    context: reconcile.Context = memo.context
+    if type == "DELETED":
+        context.stalls.forget(body.metadata.namespace or "", body.metadata.name or "")
+    else:
+        context.stalls.observe(body)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, when=_mode(CHOREOGRAPHY), id="resume-choreography")

@@ -23,6 +23,7 @@ from checkout_operator.checkouts import Checkout
 from checkout_operator.cluster import Checkouts, Events, Triggers
 from checkout_operator.recorder import Recorder
 from checkout_operator.settings import Settings
+from checkout_operator.stalls import Stalls
 
 CHECKOUT_CRD = "checkouts.shop.example.com"
 Clock = Callable[[], datetime.datetime]
@@ -47,6 +48,7 @@ class Context:
     checkouts: Checkouts
     events: Events
     triggers: Triggers
+    stalls: Stalls
 
     @classmethod
     def create(cls, settings: Settings, api: client.ApiClient) -> Context:
@@ -58,6 +60,7 @@ class Context:
             checkouts=Checkouts(api),
             events=Events(api),
             triggers=Triggers(api),
+            stalls=Stalls(settings.republish_after),
         )
 
     def report(self, body: Mapping[str, Any]) -> Callable[[model.StepUpdate, model.Status], None]:
@@ -226,6 +229,46 @@ async def reconcile_trigger(
     elif trigger is not None:
         error = f"broker {trigger.broker!r} does not exist"
     return triggers.status(body, consumer_error=error, now=now())
+
+
+async def resync_triggers(context: Context, now: Clock = _now) -> int:
+    """Make every Trigger's consumer again if the broker lost it (a broker that came back with an
+    empty store), and correct any status that says otherwise; returns how many statuses were
+    written. A Trigger whose consumer is in place and whose status is right costs no write."""
+    namespace = context.settings.namespace
+    written = 0
+    for body in await context.triggers.list(namespace, ""):
+        if body["metadata"].get("deletionTimestamp"):
+            continue  # its consumer is on its way out with it
+        status = await reconcile_trigger(body, context, now)
+        recorded = body.get("status") or {}
+        if any(recorded.get(field) != value for field, value in status.items()):
+            await context.triggers.write_status(namespace, body["metadata"]["name"], status)
+            written += 1
+    return written
+
+
+async def republish_stalled(context: Context, now: Clock = _now) -> int:
+    """Publish the `order.placed` of every stalled Choreography checkout (see stalls) again, as
+    a new message carrying the same event (the broker would drop a repeat of the first message
+    as a duplicate), and say so on the Checkout; returns how many."""
+    stalled = context.stalls.due(now())
+    for body in stalled:
+        event = Checkout.from_body(body).placed_event()
+        at = now()
+        await broker.publish(
+            context.broker.js, event, msg_id=f"{event.get_id()}/republished/{at.isoformat()}"
+        )
+        meta = body["metadata"]
+        context.stalls.republished(meta["namespace"], meta["name"], at)
+        context.events.post(
+            body,
+            "Warning",
+            "Republished",
+            f"no step changed for {context.settings.republish_after:g}s: "
+            "order.placed published again",
+        )
+    return len(stalled)
 
 
 async def remove_trigger(body: Mapping[str, Any], context: Context) -> None:

@@ -42,6 +42,12 @@ class Settings:
     manage_triggers: bool = True
     """Keep the step catalogue's Triggers in `namespace`. CHECKOUT_MANAGE_TRIGGERS=false leaves
     them to someone else (e.g. written as Knative Triggers)."""
+    resync_interval: float = 10.0
+    """Seconds between two rounds of repairs: every Trigger's consumer made again if the broker
+    lost it, stalled Choreography checkouts republished. CHECKOUT_RESYNC_INTERVAL."""
+    republish_after: float = 60.0
+    """Seconds a Choreography checkout may go without any change before its `order.placed` is
+    published again; 0 never. CHECKOUT_REPUBLISH_AFTER."""
 
     def function_url(self, function: str) -> str:
         return self.function_urls.get(function) or self.function_url_template.format(
@@ -68,6 +74,10 @@ class Settings:
             nats_url=env.get("CHECKOUT_NATS_URL", defaults.nats_url),
             manage_triggers=flag(
                 env, "CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers, SettingsError
+            ),
+            resync_interval=_number(env, "CHECKOUT_RESYNC_INTERVAL", defaults.resync_interval),
+            republish_after=_number(
+                env, "CHECKOUT_REPUBLISH_AFTER", defaults.republish_after, minimum=0
             ),
         )
 

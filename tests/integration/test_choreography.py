@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -320,3 +321,69 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
         time.sleep(0.1)
     objects.delete_namespaced_custom_object(*TRIGGERS, namespace, "triggers", "audit")
     eventually(None)
+
+
+async def _stream_messages(url: str) -> int:
+    connection = await broker.connect(url, "test")
+    try:
+        info = await connection.jetstream().stream_info(broker.STREAM)
+        return int(info.state.messages)
+    finally:
+        await connection.close()
+
+
+def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_finish(
+    api: client.ApiClient,
+    control_plane: ControlPlane,
+    namespace: str,
+    functions: Functions,
+    tmp_path: Path,
+) -> None:
+    # A broker of its own: this one loses everything it had.
+    with NatsServer(tmp_path / "broker") as lossy:
+        env = {
+            "CHECKOUT_NATS_URL": lossy.url,
+            "CHECKOUT_NAMESPACE": namespace,
+            "CHECKOUT_RESYNC_INTERVAL": "0.5",
+            "CHECKOUT_REPUBLISH_AFTER": "3",
+        }
+        operators = Operators(tmp_path, control_plane.kubeconfig, namespace, functions, env)
+        dispatcher = DispatcherProcess(
+            tmp_path, control_plane.kubeconfig, lossy.url, namespaces=[namespace]
+        )
+        try:
+            operators.start()
+            dispatcher.start()
+            create(api, namespace, choreography("before", order_id(), "a@example.com", True, ["1"]))
+            assert wait_finished(api, namespace, "before")["status"]["phase"] == "Succeeded"
+            # With nobody delivering, a checkout's order.placed waits in the stream...
+            dispatcher.stop()
+            stored = asyncio.run(_stream_messages(lossy.url))
+            stranded = order_id()
+            create(api, namespace, choreography("stranded", stranded, "b@example.com", True, ["2"]))
+            deadline = time.monotonic() + 30
+            while asyncio.run(_stream_messages(lossy.url)) <= stored:
+                assert time.monotonic() < deadline, "order.placed never reached the broker"
+                time.sleep(0.1)
+            # ...and is lost with the broker's store: streams, consumers and events all gone.
+            lossy.kill()
+            shutil.rmtree(lossy.store)
+            lossy.start()
+            dispatcher.start()
+            body = wait_finished(api, namespace, "stranded", timeout=90)
+            assert body["status"]["phase"] == "Succeeded", body["status"]
+            assert steps(body)["rewards"]["output"]["points"] == 2
+            assert len(emails_for(functions, stranded)) == 1
+            republished = client.CoreV1Api(api).list_namespaced_event(
+                namespace, field_selector="involvedObject.name=stranded,reason=Republished"
+            )
+            assert republished.items, "finished without being republished: nothing was lost?"
+            # every Trigger has its consumer again, and a new checkout goes through as before
+            for step in ("email", "shipment", "rewards"):
+                consumer = broker.consumer_name(namespace, f"checkout-{step}")
+                assert asyncio.run(_consumer(lossy.url, consumer)) is not None, consumer
+            create(api, namespace, choreography("after", order_id(), "c@example.com", True, ["3"]))
+            assert wait_finished(api, namespace, "after")["status"]["phase"] == "Succeeded"
+        finally:
+            dispatcher.stop()
+            operators.stop()

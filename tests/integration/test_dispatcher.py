@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import threading
 import time
 import uuid
@@ -799,6 +800,40 @@ def test_a_broker_restart_mid_burst_loses_nothing_and_duplicates_no_reply(
         assert len(set(sink.ids())) < len(sent), "the restart came after the burst"
         nats.start()  # same port, same store
         assert_each_delivered_and_replied_once(bus, trigger, sink, sent, dispatcher)
+        assert dispatcher.running()
+
+
+def test_a_broker_back_with_an_empty_store_is_served_once_the_consumer_is_made_again(
+    operator: Operator,
+    bus: Bus,
+    nats: NatsServer,
+    namespace: str,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    with Sink() as sink:
+        trigger = operator.create(trigger_body("ping", sink.url))
+        dispatcher = start_dispatcher()
+        first, second = pings(namespace, 2)
+        bus.publish(first)
+        eventually(lambda: sink.ids() == [first.get_id()], "delivered", logs=logs(dispatcher))
+        nats.kill()
+        shutil.rmtree(nats.store)  # streams, consumers and events: all gone
+        nats.start()
+        config = broker.consumer_config(trigger.consumer, trigger.filter_subject, 10.0)
+
+        def made_again() -> bool:  # as the operator's repairs do
+            bus.run(broker.ensure_streams(bus.js))
+            bus.run(broker.ensure_consumer(bus.js, config))
+            return True
+
+        eventually(made_again, "streams and consumer made again")
+        bus.publish(second)
+        eventually(
+            lambda: sink.ids() == [first.get_id(), second.get_id()],
+            "delivered after the loss",
+            timeout=30,
+            logs=logs(dispatcher),
+        )
         assert dispatcher.running()
 
 

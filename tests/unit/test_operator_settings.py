@@ -34,3 +34,14 @@ def test_explicit_urls_override_the_template() -> None:
 def test_bad_values_are_named(env: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError, match=words.replace("(", r"\(").replace(")", r"\)")):
         Settings.from_environment(env)
+
+
+def test_repairs_are_tunable_and_republishing_can_be_switched_off() -> None:
+    defaults = Settings.from_environment({})
+    assert (defaults.resync_interval, defaults.republish_after) == (10.0, 60.0)
+    settings = Settings.from_environment(
+        {"CHECKOUT_RESYNC_INTERVAL": "0.5", "CHECKOUT_REPUBLISH_AFTER": "0"}
+    )
+    assert (settings.resync_interval, settings.republish_after) == (0.5, 0.0)
+    with pytest.raises(SettingsError, match="CHECKOUT_RESYNC_INTERVAL='0' must be at least"):
+        Settings.from_environment({"CHECKOUT_RESYNC_INTERVAL": "0"})
