@@ -45,9 +45,11 @@ class Settings:
     resync_interval: float = 10.0
     """Seconds between two rounds of repairs: every Trigger's consumer made again if the broker
     lost it, stalled Choreography checkouts republished. CHECKOUT_RESYNC_INTERVAL."""
-    republish_after: float = 60.0
+    republish_after: float = 300.0
     """Seconds a Choreography checkout may go without any change before its `order.placed` is
-    published again; 0 never. CHECKOUT_REPUBLISH_AFTER."""
+    published again; 0 never. Longer than a Trigger's retries take (five calls of up to 10 s,
+    with backoff: about a minute), or a slow step would be delivered twice over: harmless, but
+    wasteful. CHECKOUT_REPUBLISH_AFTER."""
 
     def function_url(self, function: str) -> str:
         return self.function_urls.get(function) or self.function_url_template.format(

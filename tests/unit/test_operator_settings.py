@@ -38,7 +38,7 @@ def test_bad_values_are_named(env: dict[str, str], words: str) -> None:
 
 def test_repairs_are_tunable_and_republishing_can_be_switched_off() -> None:
     defaults = Settings.from_environment({})
-    assert (defaults.resync_interval, defaults.republish_after) == (10.0, 60.0)
+    assert (defaults.resync_interval, defaults.republish_after) == (10.0, 300.0)
     settings = Settings.from_environment(
         {"CHECKOUT_RESYNC_INTERVAL": "0.5", "CHECKOUT_REPUBLISH_AFTER": "0"}
     )
