@@ -87,8 +87,14 @@ async def _resync(context: reconcile.Context) -> None:
     while True:
         await asyncio.sleep(context.settings.resync_interval)
         try:
-            await reconcile.resync_triggers(context)
-            await reconcile.republish_stalled(context)
+            corrected = await reconcile.resync_triggers(context)
+            republished = await reconcile.republish_stalled(context)
+            if corrected or republished:
+                log.info(
+                    "repaired: %d Trigger status(es) corrected, %d stalled checkout(s) republished",
+                    corrected,
+                    republished,
+                )
         except (BrokerUnavailable, nats.errors.Error, ApiException) as error:
             log.warning("repairs paused: %s: %s", type(error).__name__, error)
         except Exception:
