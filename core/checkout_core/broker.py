@@ -46,8 +46,8 @@ async def connect(url: str, name: str) -> Client:
 
 
 async def ensure_streams(js: JetStreamContext) -> None:
-    """Create the streams, or bring their configuration up to date. File storage: events survive
-    a broker restart."""
+    """Create the streams, or bring their configuration up to date; streams as we want them cost
+    two lookups and no change. File storage: events survive a broker restart."""
     for config in (
         api.StreamConfig(
             name=STREAM,
@@ -64,10 +64,14 @@ async def ensure_streams(js: JetStreamContext) -> None:
         ),
     ):
         try:
-            await js.stream_info(config.name or "")
+            current = (await js.stream_info(config.name or "")).config
         except NotFoundError:
             await js.add_stream(config)
-        else:
+            continue
+        if any(
+            getattr(config, name) is not None and getattr(current, name) != getattr(config, name)
+            for name in ("subjects", "storage", "retention", "duplicate_window")
+        ):
             await js.update_stream(config)
 
 

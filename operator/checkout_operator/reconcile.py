@@ -236,6 +236,7 @@ async def resync_triggers(context: Context, now: Clock = _now) -> int:
     empty store), and correct any status that says otherwise; returns how many statuses were
     written. A Trigger whose consumer is in place and whose status is right costs no write."""
     namespace = context.settings.namespace
+    await broker.ensure_streams(context.broker.js)  # the consumers need their stream first
     written = 0
     for body in await context.triggers.list(namespace, ""):
         if body["metadata"].get("deletionTimestamp"):
