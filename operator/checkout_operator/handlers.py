@@ -28,6 +28,8 @@ from checkout_operator.projector import Projector
 from checkout_operator.settings import Settings
 
 PREFIX = "checkout.shop.example.com"
+WATCHER = "watch-for-stalls"
+"""The id of the handler that sees every Checkout event (see stalls)."""
 RETRY_DELAY = 1.0
 log = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     await reconcile.orchestrate(_checkout(body), body, memo.context)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event(GROUP, VERSION, PLURAL, id=WATCHER)
 def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Every Checkout as the watch sees it, for spotting stalled Choreography checkouts."""
     context: reconcile.Context = memo.context

@@ -41,3 +41,17 @@ def test_text_is_there_for_people(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("text", logging.INFO)
     logging.getLogger("checkout_operator").warning("projector paused")
     assert capsys.readouterr().err.strip().endswith("WARNING checkout_operator: projector paused")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_stall_watchers_successes_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", logging.INFO)
+    kopf_objects = logging.getLogger("kopf.objects")
+    kopf_objects.info("Handler 'watch-for-stalls' succeeded.")
+    kopf_objects.info("Handler 'orchestrate' succeeded.")
+    kopf_objects.error("Handler 'watch-for-stalls' failed with an exception and will ignore it")
+    lines = [json.loads(line)["message"] for line in capsys.readouterr().err.splitlines()]
+    assert lines == [
+        "Handler 'orchestrate' succeeded.",
+        "Handler 'watch-for-stalls' failed with an exception and will ignore it",
+    ]
