@@ -13,9 +13,8 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any, TypeVar, cast
 
 import pytest
@@ -34,6 +33,7 @@ from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
+from tests.integration.local_http import LocalHttpServer
 from tests.integration.relay import Relay
 
 T = TypeVar("T")
@@ -157,7 +157,7 @@ def always(status: int, body: bytes = b"") -> Responder:
     return lambda event, n: (status, {"Content-Type": "application/json"}, body)
 
 
-class Sink:
+class Sink(LocalHttpServer):
     """An HTTP subscriber in this process: records every CloudEvent it receives (with the
     time), answers as `respond` says, optionally after `delay` seconds."""
 
@@ -193,10 +193,7 @@ class Sink:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def ids(self) -> list[str]:
         """The id of every event received, in order, repeats included."""
@@ -206,19 +203,6 @@ class Sink:
     def times(self, event_id: str) -> list[float]:
         with self._lock:
             return [at for event, _, at in self.received if event.get_id() == event_id]
-
-    def __enter__(self) -> Sink:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 # --- playing the operator ------------------------------------------------------------------------
