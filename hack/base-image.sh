@@ -7,6 +7,8 @@
 # this machine's extra authorities). The root filesystem is kept as a tarball in the cache, so a
 # wiped Docker store gets the image back in seconds instead of a debootstrap run (~40 s).
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 docker=${DOCKER:-docker}
 image=${CHECKOUT_BASE_IMAGE:-checkout-operator/base:bookworm}
 cache=${CACHE:-$HOME/.cache/checkout-operator}/base
@@ -37,9 +39,7 @@ if [ ! -f "$tarball" ]; then
   }
   rootfs=$(mktemp -d)
   cleanup() {
-    # debootstrap mounts /proc and /sys in the target; a failed run may leave them mounted.
-    awk -v root="$rootfs/" 'index($2, root) == 1 { print $2 }' /proc/mounts | sort -r |
-      while read -r mount; do umount -l "$mount" || true; done
+    unmount_under "$rootfs"
     rm -rf --one-file-system "$rootfs"
   }
   trap cleanup EXIT

@@ -14,11 +14,7 @@ export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 # shellcheck source=lib.sh
 . "$hack/lib.sh"
 
-minor=$(cut -d. -f2 <<<"$KUBE_VERSION")
-v=k8s.io/component-base/version
-build_cached "$kube_bin" "$hack/kube" \
-  "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean \
-   -X $v.buildDate=$(date -u +%FT%TZ) -X k8s.io/client-go/pkg/version.gitVersion=v$KUBE_VERSION" \
+build_cached "$kube_bin" "$hack/kube" "$(kube_ldflags)" \
   . k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 build_cached "$etcd_bin" "$hack/etcd" "-s -w" etcd go.etcd.io/etcd/server/v3

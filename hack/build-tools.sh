@@ -13,7 +13,8 @@ export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 . "$hack/lib.sh"
 
 tool() {  # tool NAME VERSION LDFLAGS PACKAGE: built once into the cache, linked into $tools
-  local name=$1 version=$2 ldflags=$3 dest=$cache/$1-v$2
+  local name=$1 version=$2 ldflags=$3
+  local dest=$cache/$name-v$version
   # The flags are part of what is cached (they set what `helm version` and `helm template` say):
   # a folder built with other flags, or before they were recorded, is built again.
   if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.ldflags" 2>/dev/null)" != "$ldflags" ]; then

@@ -28,5 +28,8 @@ go get -tool \
   "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" \
   "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION" \
   "k8s.io/kubernetes/cmd/kube-scheduler@v$KUBE_VERSION" \
-  "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION"
+  "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION" \
+  "k8s.io/kubernetes/cmd/kubelet@v$KUBE_VERSION" \
+  "k8s.io/kubernetes/cmd/kube-proxy@v$KUBE_VERSION" \
+  "k8s.io/kubernetes/cmd/kubeadm@v$KUBE_VERSION"
 echo "pinned k8s.io/kubernetes v$KUBE_VERSION (staging $staging)"
