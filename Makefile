@@ -30,18 +30,20 @@ endif
 export CHECKOUT_TOOLS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 DEVENV := $(VENV)/bin/checkout-devenv --dir $(DEV) --crds manifests/crds
-APT_PACKAGES := jq postgresql nats-server docker.io debootstrap
+APT_PACKAGES := jq postgresql nats-server docker.io debootstrap shellcheck
 DOCKER ?= docker
 # The images' base: here, one made locally (no pulls); elsewhere the Dockerfile's pinned default.
 CHECKOUT_BASE_IMAGE ?= checkout-operator/base:bookworm
 export CHECKOUT_BASE_IMAGE
 IMAGES := operator dispatcher functions
 IMAGE_TAG ?= dev
-# kind-up and kind-down use the user's own kind, helm and kubectl.
-KIND ?= kind
-KIND_CLUSTER := checkout
-HELM ?= helm
+# kind-up and kind-down: kind (patched, see hack/kind/README.md) and helm built here, kubectl of
+# the control plane's version; set KIND, HELM or KUBECTL to use your own.
+KIND ?= $(CHECKOUT_TOOLS)/kind
+HELM ?= $(CHECKOUT_TOOLS)/helm
 RELEASE_NAMESPACE ?= checkout-system
+KIND_ENV = KIND=$(KIND) HELM=$(HELM) KUBECTL=$(KUBECTL) DOCKER=$(DOCKER) PYTHON=$(CURDIR)/$(VENV)/bin/python \
+  IMAGE_TAG=$(IMAGE_TAG) RELEASE_NAMESPACE=$(RELEASE_NAMESPACE)
 
 .PHONY: help setup packages venv binaries engine base-image images manifests lint test up down \
   demo bench kind-up kind-down
@@ -66,12 +68,13 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@touch $@
 
-binaries:  ## build (once) the control plane (etcd, kube-apiserver, ..., kubectl), helm and kwok
+binaries:  ## build (once) the control plane (etcd, kube-apiserver, ..., kubectl), helm, kwok, kind
 ifdef BUILD_BINARIES
 	hack/build-binaries.sh $(KUBEBUILDER_ASSETS)
 endif
 ifdef BUILD_TOOLS
 	hack/build-tools.sh $(CHECKOUT_TOOLS)
+	hack/kind/build-kind.sh $(CHECKOUT_TOOLS)
 endif
 
 engine: packages  ## make sure a Docker engine answers (starts dockerd when none does)
@@ -89,10 +92,14 @@ images: base-image  ## build the operator, dispatcher and functions images on th
 manifests: binaries  ## render the chart into plain manifests (manifests/install, manifests/rbac)
 	HELM=$(CHECKOUT_TOOLS)/helm hack/render-manifests.sh manifests
 
-lint: venv  ## ruff and mypy
+SHELL_SCRIPTS := $(wildcard hack/*.sh hack/*/pin.sh hack/kind/*.sh hack/kind/node/confine-egress \
+  hack/kind/node/unprivileged-entrypoint hack/kind/images/*/*.sh)
+
+lint: venv packages  ## ruff, mypy and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 
 test: setup lint base-image  ## the whole test suite, on a real control plane
 	$(VENV)/bin/pytest
@@ -113,24 +120,11 @@ demo: up  ## bring the environment up, run the example Checkouts and show what h
 bench: setup  ## the benchmarks, on an environment of their own in .dev/bench, judged against targets
 	$(DEVENV) bench --example manifests/examples/checkout-member.yaml
 
-# The real thing, on a machine with Docker, kind, kubectl and helm (and internet access for the
-# base images): a kind cluster, the images built and loaded into it, the chart installed, and an
-# example Checkout carried out.
-kind-up:  ## create the kind cluster, build and load the images, install the chart, run a Checkout
-	@$(KIND) get clusters | grep -qx $(KIND_CLUSTER) || $(KIND) create cluster --config kind-config.yaml
-	@for target in $(IMAGES); do \
-	  $(DOCKER) build --target $$target -t checkout-operator/$$target:$(IMAGE_TAG) . && \
-	  $(KIND) load docker-image --name $(KIND_CLUSTER) checkout-operator/$$target:$(IMAGE_TAG); done
-	$(HELM) upgrade --install checkout-operator charts/checkout-operator \
-	  --kube-context kind-$(KIND_CLUSTER) --namespace $(RELEASE_NAMESPACE) --create-namespace \
-	  --set image.tag=$(IMAGE_TAG) --set mailpit.service.type=NodePort \
-	  --set mailpit.service.nodePort=30825 --wait --timeout 10m
-	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) apply \
-	  -f manifests/examples/checkout-member.yaml -f manifests/examples/checkout-choreography.yaml
-	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) wait checkouts --all \
-	  --for=condition=Succeeded --timeout=3m
-	kubectl --context kind-$(KIND_CLUSTER) -n $(RELEASE_NAMESPACE) get checkouts
-	@echo "Mailpit: http://localhost:8025   helm test: $(HELM) test checkout-operator -n $(RELEASE_NAMESPACE) --kube-context kind-$(KIND_CLUSTER)"
+# The real thing: a kind cluster with the chart installed and an example Checkout in each mode
+# carried out. With nothing to pull (or nodes that cannot be --privileged), everything it runs is
+# built here first: hack/kind/README.md.
+kind-up: setup engine  ## create the kind cluster, install the chart, run a Checkout in each mode
+	$(KIND_ENV) hack/kind/up.sh
 
-kind-down:  ## delete the kind cluster
-	$(KIND) delete cluster --name $(KIND_CLUSTER)
+kind-down: venv  ## delete the kind cluster and what kind-up added to this machine
+	$(KIND_ENV) hack/kind/down.sh

@@ -76,6 +76,6 @@ def test_kind_pins_its_node_image_by_digest() -> None:
 def test_kind_maps_the_node_port_that_kind_up_gives_mailpit() -> None:
     config = yaml.safe_load((REPO / "kind-config.yaml").read_text())
     mapped = {m["containerPort"] for n in config["nodes"] for m in n.get("extraPortMappings", [])}
-    makefile = (REPO / "Makefile").read_text()
+    up = (REPO / "hack/kind/up.sh").read_text()
     assert mapped == {30825}
-    assert "mailpit.service.nodePort=30825" in makefile
+    assert "mailpit.service.nodePort=30825" in up
