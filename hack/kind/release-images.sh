@@ -60,6 +60,10 @@ grep -q "Mailpit v$MAILPIT_VERSION's" "$npm_pin/package.json" || {
 npm_key=$(inputs_key "$npm_pin/package.json" "$npm_pin/package-lock.json")
 mailpit_bin=$cache/mailpit-v$MAILPIT_VERSION-$npm_key
 if [ ! -f "$mailpit_bin/.complete" ]; then
+  command -v npm >/dev/null || {
+    echo "npm is needed to build Mailpit's web view: install Node.js (apt-get install npm)" >&2
+    exit 1
+  }
   module=$(go mod download -json "github.com/axllent/mailpit@v$MAILPIT_VERSION" | jq -r .Dir)
   src=$work/mailpit-src
   mkdir -p "$src" && cp -r "$module/." "$src" && chmod -R u+w "$src"

@@ -84,25 +84,20 @@ k -n kube-system rollout status deployment/coredns --timeout=180s >/dev/null
 [ -z "${node_image:-}" ] || k -n kube-system rollout status daemonset/kube-router --timeout=180s >/dev/null
 
 say "the project's images (tag $tag)"
-images=()
+images=() build_args=() values=()
+if [ "$offline" = true ]; then
+  build_args=(--build-arg "BASE_IMAGE=$("$hack/base-image.sh")")
+fi
 for target in operator dispatcher functions; do
+  "$docker" build -q "${build_args[@]}" --target "$target" -t "checkout-operator/$target:$tag" \
+    "$repo" >/dev/null
   images+=("checkout-operator/$target:$tag")
 done
 if [ "$offline" = true ]; then
-  base=$("$hack/base-image.sh")
-  for target in operator dispatcher functions; do
-    "$docker" build -q --build-arg "BASE_IMAGE=$base" --target "$target" \
-      -t "checkout-operator/$target:$tag" "$repo" >/dev/null
-  done
   say "the chart's NATS, PostgreSQL and Mailpit, built here"
   release_images=$("$hack/kind/release-images.sh" "$dev/release-values.yaml")
   mapfile -t -O "${#images[@]}" images <<<"$release_images"
   values=(--values "$dev/release-values.yaml")
-else
-  for target in operator dispatcher functions; do
-    "$docker" build -q --target "$target" -t "checkout-operator/$target:$tag" "$repo" >/dev/null
-  done
-  values=()
 fi
 say "loading ${#images[@]} images into the node"
 "$kind" load docker-image --name "$cluster" "${images[@]}" >/dev/null
@@ -114,10 +109,16 @@ say "helm upgrade --install $release into $namespace"
   --wait --timeout 10m >/dev/null
 
 say "an example Checkout in each mode"
-k -n "$namespace" apply -f "$repo/manifests/examples/checkout-member.yaml" \
-  -f "$repo/manifests/examples/checkout-choreography.yaml" >/dev/null
-k -n "$namespace" wait checkouts --all --for=condition=Succeeded --timeout=180s >/dev/null
-k -n "$namespace" get checkouts
+examples=$(k -n "$namespace" apply -o name -f "$repo/manifests/examples/checkout-member.yaml" \
+  -f "$repo/manifests/examples/checkout-choreography.yaml")
+read -r -d '' -a examples <<<"$examples" || true
+if ! k -n "$namespace" wait "${examples[@]}" --for=condition=Succeeded --timeout=180s >/dev/null; then
+  k -n "$namespace" get "${examples[@]}"
+  echo "the examples did not succeed: kubectl --kubeconfig $kubeconfig -n $namespace describe" \
+    "${examples[*]}" >&2
+  exit 1
+fi
+k -n "$namespace" get "${examples[@]}"
 cat <<EOF
 
 The cluster $cluster is up (KUBECONFIG=$kubeconfig, or context kind-$cluster).
