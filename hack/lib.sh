@@ -49,9 +49,10 @@ inputs_key() {
 # build_image IMAGE KEY CONTEXT [DOCKER_BUILD_FLAG...]: builds CONTEXT's Dockerfile as IMAGE,
 # labelled with KEY (see image_current); the build's output goes to stderr only when it fails.
 build_image() {
-  local image=$1 key=$2 context=$3 log
+  local image=$1 key=$2 context=$3 log previous
   shift 3
   echo "building $image" >&2
+  previous=$(${DOCKER:-docker} image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
   log=$(mktemp)
   if ! ${DOCKER:-docker} build --label "$image_label=$key" --tag "$image" "$@" "$context" \
     >"$log" 2>&1; then
@@ -60,6 +61,15 @@ build_image() {
     return 1
   fi
   rm -f "$log"
+  forget_image "$previous" "$image"
+}
+
+# forget_image ID IMAGE: removes ID, what IMAGE was before it was built again, unless it is still
+# IMAGE or in use (a container, another tag): an image made again should not leave its old self.
+forget_image() {
+  [ -n "$1" ] || return 0
+  [ "$(${DOCKER:-docker} image inspect --format '{{.Id}}' "$2" 2>/dev/null)" != "$1" ] || return 0
+  ${DOCKER:-docker} image rm "$1" >/dev/null 2>&1 || true
 }
 
 # unmount_under DIR: unmounts whatever is mounted below DIR, deepest first. debootstrap and chroot

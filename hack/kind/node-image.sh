@@ -137,6 +137,7 @@ wait "$containerd_pid" || true
 containerd_pid=
 
 # 5. Into Docker: `docker import` cannot set STOPSIGNAL, a one-line build on top does.
+previous=$("$docker" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
 echo "importing the node image into Docker (about a minute)" >&2
 tar --numeric-owner -C "$root" -c . |
   "$docker" import --change 'ENV container=docker' \
@@ -144,4 +145,5 @@ tar --numeric-owner -C "$root" -c . |
 printf 'FROM %s\nSTOPSIGNAL SIGRTMIN+3\n' "$image-rootfs" |
   "$docker" build --quiet --label "$image_label=$key" --tag "$image" - >/dev/null
 "$docker" image rm "$image-rootfs" >/dev/null
+forget_image "$previous" "$image"
 echo "$image"
