@@ -194,16 +194,19 @@ def test_the_functions_find_the_database_and_mail_by_cluster_dns_and_nothing_out
 
 def test_nothing_the_node_or_its_pods_send_leaves_kinds_network(kind: Kind, intruder: str) -> None:
     """Before kube-proxy knows a Service, its address would follow the default route out of the
-    machine; the node's boot unit confines every packet to kind's Docker network."""
+    machine; the node's boot unit confines every packet to kind's Docker network, ahead of the
+    filter chains where kube-router accepts the traffic of pods that policies select."""
     (node,) = docker_lines("ps", "-q", "--filter", f"label=io.x-k8s.kind.cluster={CLUSTER}")
-    rules = run(DOCKER, "exec", node, "iptables", "-S", "KIND-OFFLINE-EGRESS")
-    assert rules.rstrip().endswith("-j REJECT --reject-with icmp-port-unreachable"), rules
-    for hook in ("OUTPUT", "FORWARD"):
-        run(DOCKER, "exec", node, "iptables", "-C", hook, "-o", "eth0", "-j", "KIND-OFFLINE-EGRESS")
-    # A documentation address (never routed anywhere): refused at once by the node, from a pod.
-    assert exec_python(kind, intruder, PROBE, "192.0.2.1", "80") == (
-        "closed: [Errno 111] Connection refused"
-    )
+    table = run(DOCKER, "exec", node, "nft", "list", "table", "inet", "kind_offline_egress")
+    for hook in ("forward", "output"):
+        assert f"type filter hook {hook} priority -50; policy accept;" in table, table
+    assert 'oifname "eth0" ip daddr != 172.' in table and "reject" in table, table
+    # A documentation address (never routed anywhere): refused at once by the node, from a pod
+    # that no policy selects and from one that a policy does.
+    for pod in (intruder, pod_of(kind, "operator")):
+        assert exec_python(kind, pod, PROBE, "192.0.2.1", "80") == (
+            "closed: [Errno 111] Connection refused"
+        ), pod
 
 
 def test_helm_test_passes(kind: Kind) -> None:
