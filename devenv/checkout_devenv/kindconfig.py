@@ -101,6 +101,20 @@ def for_host(config: dict[str, Any], host: Host) -> dict[str, Any]:
     return out
 
 
+def describe(config: dict[str, Any]) -> str:
+    """What `make kind-up` and `make kind-down` read of the config, as one line of words: the
+    cluster's name, its first node's image, and the host port Mailpit's nodePort (30825) is
+    mapped to ("-" when none)."""
+    nodes = config.get("nodes") or [{}]
+    node = nodes[0]
+    ports = [
+        m["hostPort"]
+        for m in node.get("extraPortMappings") or []
+        if m.get("containerPort") == 30825
+    ]
+    return f"{config.get('name', 'kind')} {node.get('image', '-')} {ports[0] if ports else '-'}"
+
+
 def _yaml(document: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
@@ -117,11 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         "--unprivileged", action="store_true", help="nodes run without --privileged"
     )
     parser.add_argument("--cgroup-v1", action="store_true", help="the host has cgroup v1")
+    parser.add_argument(
+        "--describe", action="store_true", help="print only: name, node image, Mailpit's host port"
+    )
     args = parser.parse_args(argv)
     try:
         config = yaml.safe_load(args.config.read_text())
         if not isinstance(config, dict):
             raise KindConfigError("expected a mapping (a kind Cluster)")
+        if args.describe:
+            print(describe(config))
+            return 0
         adapted = for_host(
             config,
             Host(args.node_image, args.etcd_image_tag, args.unprivileged, args.cgroup_v1),

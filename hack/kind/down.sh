@@ -11,7 +11,8 @@ kind=${KIND:-kind}
 python=${PYTHON:-$repo/.venv/bin/python}
 # KIND_CONFIG and KIND_DIR as for up.sh.
 config=${KIND_CONFIG:-$repo/kind-config.yaml}
-cluster=$("$python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["name"])' "$config")
+described=$("$python" -m checkout_devenv.kindconfig --describe "$config")
+cluster=${described%% *}
 
 # shellcheck source=host.sh
 . "$(dirname "$0")/host.sh"

@@ -32,12 +32,7 @@ kubeconfig=$dev/kubeconfig
 mkdir -p "$dev"
 say() { printf '==> %s\n' "$*" >&2; }
 
-described=$("$python" -c '
-import sys, yaml
-config = yaml.safe_load(open(sys.argv[1]))
-node = config["nodes"][0]
-ports = [m["hostPort"] for m in node.get("extraPortMappings", []) if m["containerPort"] == 30825]
-print(config["name"], node["image"], ports[0] if ports else "-")' "$config")
+described=$("$python" -m checkout_devenv.kindconfig --describe "$config")
 read -r cluster config_image mail_port <<<"$described"
 
 # shellcheck source=host.sh

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from checkout_devenv.kindconfig import POD_SUBNET, Host, KindConfigError, for_host, main
+from checkout_devenv.kindconfig import (
+    POD_SUBNET,
+    Host,
+    KindConfigError,
+    describe,
+    for_host,
+    main,
+)
 from tests.conftest import REPO
 
 LOCAL = Host(node_image="local/node:v1", etcd_image_tag="3.6.16")
@@ -99,3 +106,10 @@ def test_the_command_writes_yaml_and_names_the_file_on_error(
     bad.write_text("kind: Pod\n")
     assert main([str(bad)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_describe_names_the_cluster_its_node_image_and_mailpits_host_port() -> None:
+    config = repo_config()
+    assert describe(config) == f"checkout {config['nodes'][0]['image']} 8025"
+    del config["nodes"][0]["extraPortMappings"]
+    assert describe(config).endswith(" -")
