@@ -11,9 +11,6 @@ from typing import Any
 
 from checkout_core import broker
 
-GROUP = "shop.example.com"
-VERSION = "v1alpha1"
-PLURAL = "triggers"
 DEFAULT_BROKER = "default"
 
 _DURATION = re.compile(

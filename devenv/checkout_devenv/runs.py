@@ -11,7 +11,9 @@ from typing import Any, cast
 
 from kubernetes import client, watch
 
-GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
+from checkout_core.api import CHECKOUTS as PLURAL
+from checkout_core.api import GROUP, VERSION
+
 Body = dict[str, Any]
 
 

@@ -13,7 +13,8 @@ import urllib3.exceptions
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
-from checkout_core.triggers import GROUP, PLURAL, VERSION
+from checkout_core.api import GROUP, VERSION
+from checkout_core.api import TRIGGERS as PLURAL
 from checkout_dispatcher.lifecycle import Change, Changed, Deleted, Listed
 from checkout_dispatcher.logs import LOGGER
 

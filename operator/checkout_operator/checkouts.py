@@ -11,14 +11,9 @@ from typing import Any
 from cloudevents.core.v1.event import CloudEvent
 
 from checkout_core import events
+from checkout_core.api import Mode
 from checkout_core.order import Order
 from checkout_operator.orchestration import Strategy
-
-GROUP = "shop.example.com"
-VERSION = "v1alpha1"
-PLURAL = "checkouts"
-ORCHESTRATION = "Orchestration"
-CHOREOGRAPHY = "Choreography"
 
 
 @dataclass(frozen=True)
@@ -27,7 +22,7 @@ class Checkout:
     name: str
     uid: str
     generation: int
-    mode: str
+    mode: Mode
     strategy: Strategy
     order: Order
     status: Mapping[str, Any]
@@ -64,7 +59,7 @@ class Checkout:
             name=meta["name"],
             uid=meta["uid"],
             generation=meta.get("generation", 1),
-            mode=spec.get("mode", ORCHESTRATION),
+            mode=Mode(spec.get("mode", Mode.ORCHESTRATION)),
             strategy=Strategy(spec.get("strategy", Strategy.PARALLEL)),
             order=Order.from_json(spec.get("order")),
             status=body.get("status") or {},

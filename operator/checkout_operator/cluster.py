@@ -13,9 +13,8 @@ from typing import Any, cast
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from checkout_core import triggers as trigger_api
+from checkout_core.api import CHECKOUTS, GROUP, TRIGGERS, VERSION
 from checkout_operator import status as model
-from checkout_operator.checkouts import GROUP, PLURAL, VERSION
 
 COMPONENT = "checkout-operator"
 FIELD_MANAGER = "checkout-operator"
@@ -43,7 +42,12 @@ class Checkouts:
         """The Checkout, or None when it does not exist (any more)."""
         try:
             body = await asyncio.to_thread(
-                self._objects.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
+                self._objects.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                CHECKOUTS,
+                name,
             )
         except ApiException as error:
             if error.status == 404:
@@ -57,7 +61,7 @@ class Checkouts:
             GROUP,
             VERSION,
             namespace,
-            PLURAL,
+            CHECKOUTS,
             name,
             {"status": model.to_json(status)},
         )
@@ -121,10 +125,10 @@ class Triggers:
     async def list(self, namespace: str, selector: str) -> list[Body]:
         found = await asyncio.to_thread(
             self._objects.list_namespaced_custom_object,
-            trigger_api.GROUP,
-            trigger_api.VERSION,
+            GROUP,
+            VERSION,
             namespace,
-            trigger_api.PLURAL,
+            TRIGGERS,
             label_selector=selector,
         )
         return list(cast(Body, found)["items"])
@@ -135,10 +139,10 @@ class Triggers:
         meta = body["metadata"]
         await asyncio.to_thread(
             self._objects.patch_namespaced_custom_object,
-            trigger_api.GROUP,
-            trigger_api.VERSION,
+            GROUP,
+            VERSION,
             meta["namespace"],
-            trigger_api.PLURAL,
+            TRIGGERS,
             meta["name"],
             body,
             field_manager=FIELD_MANAGER,
@@ -149,10 +153,10 @@ class Triggers:
     async def write_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         await asyncio.to_thread(
             self._objects.patch_namespaced_custom_object_status,
-            trigger_api.GROUP,
-            trigger_api.VERSION,
+            GROUP,
+            VERSION,
             namespace,
-            trigger_api.PLURAL,
+            TRIGGERS,
             name,
             {"status": status},
         )

@@ -12,18 +12,12 @@ import nats.errors
 from kubernetes.client.exceptions import ApiException
 
 from checkout_core import broker
-from checkout_core import triggers as trigger_api
+from checkout_core.api import CHECKOUTS as PLURAL
+from checkout_core.api import CHOREOGRAPHY, GROUP, ORCHESTRATION, TRIGGERS, VERSION
 from checkout_core.order import InvalidOrder
 from checkout_operator import cluster, reconcile
 from checkout_operator.broker_link import BrokerUnavailable
-from checkout_operator.checkouts import (
-    CHOREOGRAPHY,
-    GROUP,
-    ORCHESTRATION,
-    PLURAL,
-    VERSION,
-    Checkout,
-)
+from checkout_operator.checkouts import Checkout
 from checkout_operator.projector import Projector
 from checkout_operator.settings import Settings
 
@@ -154,7 +148,7 @@ async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
 
 
-TRIGGERS = (trigger_api.GROUP, trigger_api.VERSION, trigger_api.PLURAL)
+TRIGGER_RESOURCE = (GROUP, VERSION, TRIGGERS)
 
 
 def _home(namespace: str | None, memo: kopf.Memo, **_: Any) -> bool:
@@ -164,9 +158,9 @@ def _home(namespace: str | None, memo: kopf.Memo, **_: Any) -> bool:
     return namespace == context.settings.namespace
 
 
-@kopf.on.resume(*TRIGGERS, id="resume-trigger", when=_home)
-@kopf.on.update(*TRIGGERS, id="update-trigger", when=_home)
-@kopf.on.create(*TRIGGERS, id="create-trigger", when=_home)
+@kopf.on.resume(*TRIGGER_RESOURCE, id="resume-trigger", when=_home)
+@kopf.on.update(*TRIGGER_RESOURCE, id="update-trigger", when=_home)
+@kopf.on.create(*TRIGGER_RESOURCE, id="create-trigger", when=_home)
 async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
     try:
         patch["status"] = await reconcile.reconcile_trigger(body, memo.context)
@@ -174,7 +168,7 @@ async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any)
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
 
 
-@kopf.on.delete(*TRIGGERS, id="delete-trigger", when=_home)
+@kopf.on.delete(*TRIGGER_RESOURCE, id="delete-trigger", when=_home)
 async def trigger_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     try:
         await reconcile.remove_trigger(body, memo.context)

@@ -16,11 +16,12 @@ from kubernetes.client.exceptions import ApiException
 from nats.aio.msg import Msg
 
 from checkout_core import binding, broker
+from checkout_core.api import CHOREOGRAPHY
 from checkout_core.steps import STEPS
 from checkout_operator import projection
 from checkout_operator import status as model
 from checkout_operator.broker_link import BrokerLink
-from checkout_operator.checkouts import CHOREOGRAPHY, Checkout
+from checkout_operator.checkouts import Checkout
 from checkout_operator.cluster import Checkouts, Events
 
 NAME = "checkout-projector"

@@ -14,6 +14,7 @@ from cloudevents.core.base import BaseCloudEvent
 from kubernetes import client
 
 from checkout_core import broker
+from checkout_core.api import CHECKOUT_CRD, Phase
 from checkout_core.steps import STEPS, Step
 from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
 from checkout_operator import calls, orchestration, triggers
@@ -25,7 +26,6 @@ from checkout_operator.recorder import Recorder
 from checkout_operator.settings import Settings
 from checkout_operator.stalls import Stalls
 
-CHECKOUT_CRD = "checkouts.shop.example.com"
 Clock = Callable[[], datetime.datetime]
 
 
@@ -100,7 +100,7 @@ def current_status(
     attributes = checkout.placed_event().get_attributes()
     fresh = model.initial(STEPS, attributes, checkout.generation, now)
     for step in fresh.steps:
-        if step.phase is model.Phase.SKIPPED:
+        if step.phase is Phase.SKIPPED:
             notify(
                 model.StepUpdate(step.name, model.Change.SKIPPED, now, message=step.message), fresh
             )

@@ -14,7 +14,8 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from checkout_operator.checkouts import CHOREOGRAPHY, GROUP, ORCHESTRATION, PLURAL, VERSION
+from checkout_core.api import CHECKOUTS as PLURAL
+from checkout_core.api import CHOREOGRAPHY, GROUP, ORCHESTRATION, VERSION
 from checkout_operator.cluster import api_client
 
 POLL = 0.5

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkout_core.api import CHOREOGRAPHY
 from checkout_operator import status as model
-from checkout_operator.checkouts import CHOREOGRAPHY
 
 Key = tuple[str, str]
 """(namespace, name)"""

@@ -11,27 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkout_core import api
+from checkout_core.api import SUCCEEDED, Phase
 from checkout_core.steps import Step
-
-SUCCEEDED = "Succeeded"
-"""The condition type: `kubectl wait --for=condition=Succeeded`."""
-
-
-class Phase(enum.StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    SKIPPED = "Skipped"  # steps only
-
-    @property
-    def terminal(self) -> bool:
-        return self in (Phase.SUCCEEDED, Phase.FAILED, Phase.SKIPPED)
-
-    @property
-    def done(self) -> bool:
-        """Finished without a failure: counts towards progress."""
-        return self in (Phase.SUCCEEDED, Phase.SKIPPED)
 
 
 class Change(enum.StrEnum):
@@ -77,12 +59,23 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a checkout cannot be carried out at all (its order breaks the contract): it fails
+    with no step attempted."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Status:
-    """A Checkout's status. Phase, progress and the condition are derived from the steps."""
+    """A Checkout's status. Phase, progress and the condition are derived from the steps (or
+    from the refusal, when there is one)."""
 
     steps: tuple[StepStatus, ...]
     observed_generation: int
     condition: Condition | None = None
+    refusal: Refusal | None = None
 
     def step(self, name: str) -> StepStatus:
         for step in self.steps:
@@ -92,6 +85,8 @@ class Status:
 
     @property
     def phase(self) -> Phase:
+        if self.refusal is not None:
+            return Phase.FAILED
         phases = [s.phase for s in self.steps]
         if all(p.done for p in phases):
             return Phase.SUCCEEDED
@@ -150,11 +145,19 @@ def initial(
     return _summarize(Status(tuple(steps), generation), now)
 
 
+def refused(
+    catalogue: Iterable[Step], refusal: Refusal, generation: int, now: datetime.datetime
+) -> Status:
+    """A checkout that cannot be carried out: every step left Pending, the checkout Failed."""
+    steps = tuple(StepStatus(step.name) for step in catalogue)
+    return _summarize(Status(steps, generation, refusal=refusal), now)
+
+
 def apply(status: Status, update: StepUpdate) -> Status:
     """The status after `update`. A finished step stays finished: a late or repeated event
     (at-least-once delivery, a retried call) never moves it back."""
     current = status.step(update.step)
-    if current.phase.terminal:
+    if current.phase.terminal or status.refusal is not None:
         return status
     attempts = max(current.attempts, update.attempt or 0)
     match update.change:
@@ -188,7 +191,9 @@ def apply(status: Status, update: StepUpdate) -> Status:
 def _summarize(status: Status, now: datetime.datetime) -> Status:
     """Recompute the Succeeded condition; its lastTransitionTime moves only when status does."""
     phase = status.phase
-    if phase is Phase.SUCCEEDED:
+    if status.refusal is not None:
+        value, reason, message = "False", status.refusal.reason, status.refusal.message
+    elif phase is Phase.SUCCEEDED:
         value, reason, message = "True", "AllStepsSucceeded", "every step succeeded or was skipped"
     elif phase is Phase.FAILED:
         failed = [s for s in status.steps if s.phase is Phase.FAILED]
@@ -207,15 +212,7 @@ def _summarize(status: Status, now: datetime.datetime) -> Status:
 
 
 def _time(value: datetime.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None if value is None else api.rfc3339(value)
 
 
 def to_json(status: Status) -> dict[str, Any]:
@@ -246,14 +243,14 @@ def to_json(status: Status) -> dict[str, Any]:
     if status.condition:
         c = status.condition
         body["conditions"] = [
-            {
-                "type": SUCCEEDED,
-                "status": c.status,
-                "reason": c.reason,
-                "message": c.message,
-                "lastTransitionTime": _time(c.last_transition_time),
-                "observedGeneration": status.observed_generation,
-            }
+            api.condition(
+                SUCCEEDED,
+                c.status,
+                c.reason,
+                c.message,
+                generation=status.observed_generation,
+                since=c.last_transition_time,
+            )
         ]
     return body
 
@@ -267,8 +264,8 @@ def from_json(body: Mapping[str, Any] | None) -> Status | None:
             name=s["name"],
             phase=Phase(s["phase"]),
             attempts=s.get("attempts", 0),
-            started_at=_parse_time(s.get("startedAt")),
-            completed_at=_parse_time(s.get("completedAt")),
+            started_at=api.parse_rfc3339(s.get("startedAt")),
+            completed_at=api.parse_rfc3339(s.get("completedAt")),
             message=s.get("message", ""),
             output=s.get("output") or {},
         )
@@ -277,7 +274,12 @@ def from_json(body: Mapping[str, Any] | None) -> Status | None:
     condition = None
     for c in body.get("conditions") or []:
         if c.get("type") == SUCCEEDED:
-            when = _parse_time(c.get("lastTransitionTime"))
+            when = api.parse_rfc3339(c.get("lastTransitionTime"))
             if when is not None:
                 condition = Condition(c["status"], c.get("reason", ""), c.get("message", ""), when)
-    return Status(steps, body.get("observedGeneration", 0), condition)
+    refusal = None
+    failed_steps = any(s.phase is Phase.FAILED for s in steps)
+    if condition is not None and condition.status == "False" and not failed_steps:
+        # Failed with no failed step: only a refusal of the whole checkout ends so.
+        refusal = Refusal(condition.reason, condition.message)
+    return Status(steps, body.get("observedGeneration", 0), condition, refusal)

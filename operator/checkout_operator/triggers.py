@@ -7,9 +7,10 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from checkout_core import broker
+from checkout_core import api, broker
+from checkout_core.api import API_VERSION, GROUP, TRIGGER_KIND
 from checkout_core.steps import Step
-from checkout_core.triggers import DEFAULT_BROKER, GROUP, VERSION, InvalidTrigger, Trigger
+from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
 from checkout_operator.settings import Settings
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -42,8 +43,8 @@ def desired(
             meta["ownerReferences"] = [dict(owner)]
         objects.append(
             {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Trigger",
+                "apiVersion": API_VERSION,
+                "kind": TRIGGER_KIND,
                 "metadata": meta,
                 "spec": {
                     "broker": DEFAULT_BROKER,
@@ -84,28 +85,6 @@ def ack_wait(trigger: Trigger) -> float:
     return trigger.delivery.timeout + 5.0
 
 
-def _condition(
-    kind: str,
-    ok: bool,
-    reason: str,
-    message: str,
-    generation: int,
-    now: datetime.datetime,
-    previous: Mapping[str, Mapping[str, Any]],
-) -> dict[str, Any]:
-    value = "True" if ok else "False"
-    before = previous.get(kind, {})
-    since = before.get("lastTransitionTime") if before.get("status") == value else None
-    return {
-        "type": kind,
-        "status": value,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": since or now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
 def status(
     body: Mapping[str, Any],
     *,
@@ -119,7 +98,9 @@ def status(
     previous = {c["type"]: c for c in (body.get("status") or {}).get("conditions") or []}
 
     def condition(kind: str, ok: bool, reason: str, message: str) -> dict[str, Any]:
-        return _condition(kind, ok, reason, message, generation, now, previous)
+        value = "True" if ok else "False"
+        since = api.transitioned(previous.get(kind), value, now)
+        return api.condition(kind, value, reason, message, generation=generation, since=since)
 
     spec = body.get("spec") or {}
     conditions = []
@@ -170,7 +151,7 @@ def status(
     conditions.insert(
         0,
         condition(
-            "Ready",
+            api.READY,
             not failing,
             "Ready" if not failing else failing[0]["reason"],
             "delivering" if not failing else failing[0]["message"],

@@ -12,10 +12,11 @@ from typing import Any, cast
 
 from kubernetes import client
 
+from checkout_core.api import CHECKOUTS as PLURAL
+from checkout_core.api import GROUP, VERSION
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 
-GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
 Body = dict[str, Any]
 FAST_RETRIES = {
     "CHECKOUT_ATTEMPTS": "4",

@@ -12,10 +12,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from checkout_core.api import CHECKOUTS as PLURAL
+from checkout_core.api import GROUP, VERSION
 from checkout_devenv.controlplane import ControlPlane
 from tests.conftest import REPO
-
-GROUP, VERSION, PLURAL = "shop.example.com", "v1alpha1", "checkouts"
 
 Body = dict[str, Any]
 

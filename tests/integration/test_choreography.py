@@ -18,6 +18,7 @@ from kubernetes import client
 from nats.js.errors import NotFoundError
 
 from checkout_core import binding, broker
+from checkout_core.api import GROUP, VERSION
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
@@ -36,7 +37,7 @@ from tests.integration.checkouts import (
 )
 from tests.integration.relay import Relay
 
-TRIGGERS = ("shop.example.com", "v1alpha1")
+TRIGGERS = (GROUP, VERSION)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
+from checkout_core import api as shop_api
 from checkout_core import binding, broker, events, triggers
 from checkout_core.steps import STEPS
 from checkout_core.triggers import Trigger
@@ -215,7 +216,7 @@ def trigger_body(
     delivery: Body | None = None,
 ) -> Body:
     return {
-        "apiVersion": f"{triggers.GROUP}/{triggers.VERSION}",
+        "apiVersion": f"{shop_api.GROUP}/{shop_api.VERSION}",
         "kind": "Trigger",
         "metadata": {"name": name},
         "spec": {
@@ -240,7 +241,7 @@ class Operator:
         created = cast(
             Body,
             self.objects.create_namespaced_custom_object(
-                triggers.GROUP, triggers.VERSION, self.namespace, triggers.PLURAL, body
+                shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, body
             ),
         )
         trigger = Trigger.from_body(created)
@@ -254,7 +255,7 @@ class Operator:
         return cast(
             Body,
             self.objects.get_namespaced_custom_object(
-                triggers.GROUP, triggers.VERSION, self.namespace, triggers.PLURAL, name
+                shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, name
             ),
         )
 
@@ -279,10 +280,10 @@ class Operator:
             ],
         }
         self.objects.patch_namespaced_custom_object_status(
-            triggers.GROUP,
-            triggers.VERSION,
+            shop_api.GROUP,
+            shop_api.VERSION,
             self.namespace,
-            triggers.PLURAL,
+            shop_api.TRIGGERS,
             name,
             {"status": status},
         )
@@ -290,13 +291,18 @@ class Operator:
     def change(self, name: str, spec: Body) -> None:
         """A new generation of the spec, then (as the operator would) its status."""
         self.objects.patch_namespaced_custom_object(
-            triggers.GROUP, triggers.VERSION, self.namespace, triggers.PLURAL, name, {"spec": spec}
+            shop_api.GROUP,
+            shop_api.VERSION,
+            self.namespace,
+            shop_api.TRIGGERS,
+            name,
+            {"spec": spec},
         )
         self.mark_ready(name)
 
     def delete(self, name: str) -> None:
         self.objects.delete_namespaced_custom_object(
-            triggers.GROUP, triggers.VERSION, self.namespace, triggers.PLURAL, name
+            shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, name
         )
 
 

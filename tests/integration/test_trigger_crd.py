@@ -12,7 +12,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from checkout_core.triggers import GROUP, PLURAL, VERSION, Delivery, Trigger
+from checkout_core.api import GROUP, VERSION
+from checkout_core.api import TRIGGERS as PLURAL
+from checkout_core.triggers import Delivery, Trigger
 
 Body = dict[str, Any]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 
+from checkout_core.api import Phase
 from checkout_core.steps import STEPS
 from checkout_operator.recorder import Recorder
-from checkout_operator.status import Change, Phase, Status, StepUpdate, initial
+from checkout_operator.status import Change, Status, StepUpdate, initial
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 

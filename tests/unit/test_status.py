@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 
+from checkout_core.api import Phase
 from checkout_core.steps import STEPS
 from checkout_operator.status import (
     Change,
     Condition,
-    Phase,
     StepUpdate,
     apply,
     from_json,
