@@ -4,19 +4,14 @@ destinations. Pure: parses the object's body."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkout_core import broker
+from checkout_core import broker, retries
+from checkout_core.retries import RetryPolicy
 
 DEFAULT_BROKER = "default"
-
-_DURATION = re.compile(
-    r"^P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
-    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
-)
 
 
 class InvalidTrigger(ValueError):
@@ -25,22 +20,16 @@ class InvalidTrigger(ValueError):
 
 def seconds(duration: str, field_path: str) -> float:
     """An ISO 8601 duration (PnDTnHnMnS, as Knative's delivery fields use) in seconds."""
-    match = _DURATION.match(duration)
-    if not match or duration in ("P", "PT") or duration.endswith("T"):
-        raise InvalidTrigger(f"{field_path}: {duration!r} is not an ISO 8601 duration like PT0.5S")
-    parts = {k: float(v) for k, v in match.groupdict(default="0").items()}
-    return parts["days"] * 86400 + parts["hours"] * 3600 + parts["minutes"] * 60 + parts["seconds"]
+    try:
+        return retries.seconds(duration, field_path)
+    except retries.InvalidPolicy as error:
+        raise InvalidTrigger(str(error)) from None
 
 
 @dataclass(frozen=True)
 class Delivery:
-    retry: int = 5
-    """Retries after the first attempt; attempts in all = retry + 1."""
-    exponential: bool = True
-    delay: float = 0.2
-    """The base delay, seconds."""
-    cap: float = 30.0
-    """The longest delay, seconds."""
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    """Attempts and the waits between them: spec.delivery's retry and backoff fields."""
     timeout: float = 10.0
     """Seconds one attempt may take."""
     failed_event_type: str = ""
@@ -48,29 +37,21 @@ class Delivery:
 
     @property
     def attempts(self) -> int:
-        return self.retry + 1
+        return self.policy.attempts
 
     def backoff(self, failed_attempt: int) -> float:
-        """Seconds before the attempt after `failed_attempt` (1-based), as Knative computes it:
-        linear delay * n, exponential delay * 2^(n-1), both capped."""
-        n = max(1, failed_attempt)
-        raw = self.delay * (2.0 ** (n - 1) if self.exponential else n)
-        return min(self.cap, raw)
+        """Seconds before the attempt after `failed_attempt` (1-based)."""
+        return self.policy.delay(failed_attempt)
 
     @classmethod
     def from_json(cls, delivery: Mapping[str, Any] | None) -> Delivery:
         d = delivery or {}
-        defaults = cls()
-        policy = d.get("backoffPolicy", "exponential")
-        if policy not in ("linear", "exponential"):
-            raise InvalidTrigger(
-                f"spec.delivery.backoffPolicy: {policy!r} is not linear or exponential"
-            )
+        try:
+            policy = RetryPolicy.from_delivery(d)
+        except retries.InvalidPolicy as error:
+            raise InvalidTrigger(str(error)) from None
         return cls(
-            retry=int(d.get("retry", defaults.retry)),
-            exponential=policy == "exponential",
-            delay=seconds(d.get("backoffDelay", "PT0.2S"), "spec.delivery.backoffDelay"),
-            cap=seconds(d.get("backoffMax", "PT30S"), "spec.delivery.backoffMax"),
+            policy=policy,
             timeout=seconds(d.get("timeout", "PT10S"), "spec.delivery.timeout"),
             failed_event_type=d.get("failedEventType", ""),
         )

@@ -14,8 +14,8 @@ import sys
 import nats.errors
 from nats.aio.client import Client
 
-from checkout_core import broker
-from checkout_dispatcher import delivery, logs, server
+from checkout_core import broker, delivery
+from checkout_dispatcher import logs, server
 from checkout_dispatcher.dispatcher import Dispatcher
 from checkout_dispatcher.lifecycle import Change
 from checkout_dispatcher.logs import LOGGER

@@ -19,12 +19,13 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from checkout_core import binding, broker
+from checkout_core import answers, binding, broker, delivery
+from checkout_core.answers import Attempt
 from checkout_core.triggers import Trigger
-from checkout_dispatcher import delivery, outbound, outcomes
+from checkout_dispatcher import outbound, outcomes
 from checkout_dispatcher.logs import LOGGER
 from checkout_dispatcher.metrics import Metrics
-from checkout_dispatcher.outcomes import Acknowledge, Attempt, GiveUp, Retry
+from checkout_dispatcher.outcomes import Acknowledge, GiveUp, Retry
 from checkout_dispatcher.settings import Settings
 
 log = logging.getLogger(LOGGER)
@@ -254,7 +255,7 @@ class Worker:
                 await self._ack(message, context)
                 return "delivered"
             case Retry(delay=delay):
-                context.update(error=outcomes.summary(attempt), retryIn=delay)
+                context.update(error=answers.summary(attempt), retryIn=delay)
                 with contextlib.suppress(nats.errors.Error):
                     await message.nak(delay=delay)
                 return "retried"
@@ -274,7 +275,7 @@ class Worker:
         attempt = await delivery.post(
             self.http, trigger.subscriber_uri, event, trigger.delivery.timeout
         )
-        if outcomes.classify(attempt) is not outcomes.Outcome.DELIVERED:
+        if answers.classify(attempt) is not answers.Outcome.DELIVERED:
             return attempt, None
         try:
             return attempt, outbound.read_reply(attempt.headers, attempt.body)
@@ -305,9 +306,9 @@ class Worker:
             sent = await delivery.post(
                 self.http, trigger.dead_letter_uri, letter, trigger.delivery.timeout
             )
-            if outcomes.classify(sent) is not outcomes.Outcome.DELIVERED:
+            if answers.classify(sent) is not answers.Outcome.DELIVERED:
                 raise NotHandled(
-                    f"dead-letter sink {trigger.dead_letter_uri} failed: {outcomes.summary(sent)}"
+                    f"dead-letter sink {trigger.dead_letter_uri} failed: {answers.summary(sent)}"
                 )
         else:
             await self._publish(

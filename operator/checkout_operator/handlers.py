@@ -4,34 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import kopf
-import nats.errors
-from kubernetes.client.exceptions import ApiException
 
-from checkout_core import broker
-from checkout_core.api import CHECKOUTS as PLURAL
-from checkout_core.api import CHOREOGRAPHY, GROUP, ORCHESTRATION, TRIGGERS, VERSION
-from checkout_core.order import InvalidOrder
-from checkout_operator import cluster, reconcile
-from checkout_operator.broker_link import BrokerUnavailable
-from checkout_operator.checkouts import Checkout
+from checkout_core.api import CHECKOUTS, CHOREOGRAPHY, GROUP, ORCHESTRATION, TRIGGERS, VERSION
+from checkout_operator import choreography, cluster, orchestrator, refusals, repairs
+from checkout_operator.context import Context
+from checkout_operator.errors import NotYet
 from checkout_operator.projector import Projector
-from checkout_operator.settings import Settings
 
-PREFIX = "checkout.shop.example.com"
+PREFIX = f"checkout.{GROUP}"
 WATCHER = "watch-for-stalls"
 """The id of the handler that sees every Checkout event (see stalls)."""
 RETRY_DELAY = 1.0
-log = logging.getLogger(__name__)
+CHECKOUT = (GROUP, VERSION, CHECKOUTS)
+TRIGGER = (GROUP, VERSION, TRIGGERS)
+T = TypeVar("T")
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    # Our own names for Kopf's bookkeeping, so it never collides with another Kopf operator's;
-    # annotations rather than status, so status holds only what the contract says.
+    """Kopf's bookkeeping under our own names, and the operator's context and loops."""
+    # Our own names, so it never collides with another Kopf operator's; annotations rather
+    # than status, so status holds only what the contract says.
     settings.persistence.finalizer = f"{PREFIX}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
@@ -43,77 +40,36 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # The resources and namespaces are fixed at start-up: no scanning of CRDs or namespaces at
     # run time, so no permission to list them cluster-wide.
     settings.scanning.disabled = True
-    context = reconcile.Context.create(Settings.from_environment(), cluster.api_client())
+    context = Context.create(memo.settings, cluster.api_client())
     memo.context = context
-    memo.tasks = [
-        asyncio.create_task(_choreography(context), name="choreography"),
-        asyncio.create_task(_resync(context), name="resync"),
-    ]
+    memo.tasks = []
+    if context.broker.configured:
+        projector = Projector(context.broker, context.checkouts, context.events)
+        memo.tasks = [
+            asyncio.create_task(projector.run_forever(_triggers_once(context)), name="projector"),
+            asyncio.create_task(repairs.run(context), name="repairs"),
+        ]
 
 
-async def _choreography(context: reconcile.Context) -> None:
-    """Connect to the broker, lay out the catalogue's Triggers, and project events forever. It
-    must outlive every failure but cancellation: the status of every Choreography checkout
-    depends on it, so whatever stops it is logged and it starts again."""
-    if not context.broker.configured:
-        return
-    await context.broker.connect()
-    projector = Projector(context.broker, context.checkouts, context.events, reconcile.describe)
-    triggers_laid = not context.settings.manage_triggers
-    while True:
-        try:
-            # The streams again, each time: a broker that came back with an empty store has none.
-            await broker.ensure_streams(context.broker.js)
-            if not triggers_laid:
-                await reconcile.ensure_triggers(context)
-                triggers_laid = True
-            await projector.run()
-        except (BrokerUnavailable, nats.errors.Error) as error:  # the broker is (re)starting
-            log.warning("projector paused: %s: %s", type(error).__name__, error)
-        except Exception:
-            log.exception("projector stopped; starting it again")
-        await asyncio.sleep(RETRY_DELAY)
+def _triggers_once(context: Context) -> Callable[[], Any]:
+    """Lays out the catalogue's Triggers the first time the projector starts."""
+    laid = not context.settings.manage_triggers
 
+    async def lay() -> None:
+        nonlocal laid
+        if not laid:
+            await choreography.ensure_triggers(context)
+            laid = True
 
-async def _resync(context: reconcile.Context) -> None:
-    """Repairs, every resync interval, for what no event announces: Trigger consumers the broker
-    lost, and Choreography checkouts that stopped moving because it lost their events."""
-    if not context.broker.configured:
-        return
-    while True:
-        await asyncio.sleep(context.settings.resync_interval)
-        try:
-            corrected = await reconcile.resync_triggers(context)
-            republished = await reconcile.republish_stalled(context)
-            if corrected or republished:
-                log.info(
-                    "repaired: %d Trigger status(es) corrected, %d stalled checkout(s) republished",
-                    corrected,
-                    republished,
-                )
-        except (BrokerUnavailable, nats.errors.Error, ApiException) as error:
-            log.warning("repairs paused: %s: %s", type(error).__name__, error)
-        except Exception:
-            log.exception("repairs failed; trying again next round")
+    return lay
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    context: reconcile.Context = memo.context
     for task in memo.tasks:
         task.cancel()
     await asyncio.gather(*memo.tasks, return_exceptions=True)
-    await context.events.drain()
-    await context.broker.close()
-    await context.session.close()
-    context.api.close()
-
-
-def _checkout(body: kopf.Body) -> Checkout:
-    try:
-        return Checkout.from_body(body)
-    except InvalidOrder as error:
-        raise kopf.PermanentError(f"spec.{error}") from error
+    await memo.context.close()
 
 
 def _mode(mode: str) -> Callable[..., bool]:
@@ -123,54 +79,51 @@ def _mode(mode: str) -> Callable[..., bool]:
     return when
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, when=_mode(ORCHESTRATION), id="resume-orchestration")
-@kopf.on.create(GROUP, VERSION, PLURAL, when=_mode(ORCHESTRATION), id="orchestrate")
+@kopf.on.resume(*CHECKOUT, when=_mode(ORCHESTRATION), id="resume-orchestration")
+@kopf.on.create(*CHECKOUT, when=_mode(ORCHESTRATION), id="orchestrate")
 async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    await reconcile.orchestrate(_checkout(body), body, memo.context)
+    """An Orchestration checkout: carry it out."""
+    if checkout := await refusals.admit(body, memo.context):
+        await orchestrator.orchestrate(checkout, body, memo.context)
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL, id=WATCHER)
+@kopf.on.event(*CHECKOUT, id=WATCHER)
 def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Every Checkout as the watch sees it, for spotting stalled Choreography checkouts."""
-    context: reconcile.Context = memo.context
-    if type == "DELETED":
-        context.stalls.forget(body.metadata.namespace or "", body.metadata.name or "")
-    else:
-        context.stalls.observe(body)
+    memo.context.stalls.watched(type, body)
 
 
-@kopf.on.resume(GROUP, VERSION, PLURAL, when=_mode(CHOREOGRAPHY), id="resume-choreography")
-@kopf.on.create(GROUP, VERSION, PLURAL, when=_mode(CHOREOGRAPHY), id="choreograph")
+@kopf.on.resume(*CHECKOUT, when=_mode(CHOREOGRAPHY), id="resume-choreography")
+@kopf.on.create(*CHECKOUT, when=_mode(CHOREOGRAPHY), id="choreograph")
 async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    try:
-        await reconcile.choreograph(_checkout(body), body, memo.context)
-    except (BrokerUnavailable, reconcile.TriggersNotReady, nats.errors.Error) as error:
-        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
-
-
-TRIGGER_RESOURCE = (GROUP, VERSION, TRIGGERS)
+    """A Choreography checkout: start it."""
+    if checkout := await refusals.admit(body, memo.context):
+        await _soon(choreography.choreograph(checkout, body, memo.context))
 
 
 def _home(namespace: str | None, memo: kopf.Memo, **_: Any) -> bool:
     """Triggers are kept in the operator's own namespace only (where the dispatcher serves
     them); Kopf watches every namespace it is given, so the others are passed over here."""
-    context: reconcile.Context = memo.context
-    return namespace == context.settings.namespace
+    return bool(namespace == memo.context.settings.namespace)
 
 
-@kopf.on.resume(*TRIGGER_RESOURCE, id="resume-trigger", when=_home)
-@kopf.on.update(*TRIGGER_RESOURCE, id="update-trigger", when=_home)
-@kopf.on.create(*TRIGGER_RESOURCE, id="create-trigger", when=_home)
+@kopf.on.resume(*TRIGGER, id="resume-trigger", when=_home)
+@kopf.on.update(*TRIGGER, id="update-trigger", when=_home)
+@kopf.on.create(*TRIGGER, id="create-trigger", when=_home)
 async def trigger(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
-    try:
-        patch["status"] = await reconcile.reconcile_trigger(body, memo.context)
-    except (BrokerUnavailable, nats.errors.Error) as error:
-        raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error
+    """A Trigger: its consumer made to match, its status written."""
+    patch["status"] = await _soon(choreography.reconcile_trigger(body, memo.context))
 
 
-@kopf.on.delete(*TRIGGER_RESOURCE, id="delete-trigger", when=_home)
+@kopf.on.delete(*TRIGGER, id="delete-trigger", when=_home)
 async def trigger_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A deleted Trigger: its consumer goes with it."""
+    await _soon(choreography.remove_trigger(body, memo.context))
+
+
+async def _soon(work: Awaitable[T]) -> T:
+    """Await `work`; what cannot be done yet is retried by Kopf shortly."""
     try:
-        await reconcile.remove_trigger(body, memo.context)
-    except (BrokerUnavailable, nats.errors.Error) as error:
+        return await work
+    except NotYet as error:
         raise kopf.TemporaryError(str(error), delay=RETRY_DELAY) from error

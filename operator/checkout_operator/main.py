@@ -10,6 +10,7 @@ import kopf
 
 from checkout_core.logs import JsonFormatter
 from checkout_operator import handlers  # importing it registers the handlers
+from checkout_operator.settings import Settings, SettingsError
 
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 KOPF_BOOKKEEPING = frozenset({"settings", "k8s_skip"})
@@ -56,8 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         "as the functions and the dispatcher log) or text, for people",
     )
     args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        # Before Kopf starts: a bad setting is a usage error, named, not a crash loop.
+        print(f"checkout-operator: {error}", file=sys.stderr)
+        return 2
     configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     kopf.run(
+        memo=kopf.Memo(settings=settings),
         standalone=True,
         clusterwide=not args.namespace,
         namespaces=args.namespace,

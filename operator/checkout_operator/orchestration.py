@@ -9,11 +9,11 @@ import datetime
 import enum
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from cloudevents.core.base import BaseCloudEvent
 
+from checkout_core.retries import RetryPolicy
 from checkout_core.steps import BY_NAME, Step
 from checkout_operator.calls import Done, Outcome, Refused, Transient
 from checkout_operator.status import Change, Status, StepUpdate
@@ -32,20 +32,6 @@ class Reporter(Protocol):
 
 Caller = Callable[[Step, BaseCloudEvent], Awaitable[Outcome]]
 """Calls a step's function with the event; the I/O lives behind this."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int
-    """The budget: calls a step may make in all, counting calls made before a restart."""
-    base: float
-    cap: float
-
-    def delay(self, failed_attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after attempt `failed_attempt` failed: exponential, capped, with half
-        of it jittered so that many checkouts failing together do not retry in lockstep."""
-        ceiling = min(self.cap, self.base * 2.0 ** (failed_attempt - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 def _now() -> datetime.datetime:

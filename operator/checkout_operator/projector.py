@@ -9,8 +9,9 @@ import asyncio
 import datetime
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import nats.errors
 from cloudevents.core.base import BaseCloudEvent
 from kubernetes.client.exceptions import ApiException
 from nats.aio.msg import Msg
@@ -18,9 +19,9 @@ from nats.aio.msg import Msg
 from checkout_core import binding, broker
 from checkout_core.api import CHOREOGRAPHY
 from checkout_core.steps import STEPS
-from checkout_operator import projection
+from checkout_operator import projection, reporting
 from checkout_operator import status as model
-from checkout_operator.broker_link import BrokerLink
+from checkout_operator.broker_link import BrokerLink, BrokerUnavailable
 from checkout_operator.checkouts import Checkout
 from checkout_operator.cluster import Checkouts, Events
 
@@ -33,7 +34,8 @@ ACK_WAIT = 10.0
 """Seconds before the broker redelivers what a projector fetched but never acknowledged (it
 was killed): long enough for a batch's writes, short enough for a quick catch-up."""
 RETRY_DELAY = 1.0
-"""Seconds before an event whose status write failed is offered again."""
+"""Seconds before an event whose status write failed is offered again, and before the projector
+starts again after the broker failed it."""
 log = logging.getLogger(__name__)
 
 
@@ -42,18 +44,27 @@ def _now() -> datetime.datetime:
 
 
 class Projector:
-    def __init__(
-        self,
-        link: BrokerLink,
-        checkouts: Checkouts,
-        events: Events,
-        describe: Callable[[model.StepUpdate], str],
-    ) -> None:
+    def __init__(self, link: BrokerLink, checkouts: Checkouts, events: Events) -> None:
         self._link = link
         self._checkouts = checkouts
         self._events = events
-        self._describe = describe
         self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def run_forever(self, before: Callable[[], Awaitable[None]]) -> None:
+        """Project until cancelled. It must outlive every other failure: the status of every
+        Choreography checkout depends on it, so whatever stops it is logged and it starts again,
+        after `before` (the streams, the Triggers) has run again."""
+        await self._link.connect()
+        while True:
+            try:
+                await self._link.ensure_streams()
+                await before()
+                await self.run()
+            except (BrokerUnavailable, nats.errors.Error) as error:  # (re)starting broker
+                log.warning("projector paused: %s: %s", type(error).__name__, error)
+            except Exception:
+                log.exception("projector stopped; starting it again")
+            await asyncio.sleep(RETRY_DELAY)
 
     async def run(self) -> None:
         """Consume forever (until cancelled, or until the broker fails us: BrokerUnavailable or
@@ -109,6 +120,12 @@ class Projector:
             for message, _ in items:
                 await message.ack()
 
+    def _announcer(self, body: dict[str, object]) -> reporting.Announce:
+        def announce(kind: str, reason: str, message: str) -> None:
+            self._events.post(body, kind, reason, message)
+
+        return announce
+
     @staticmethod
     async def _retry(items: list[tuple[Msg, BaseCloudEvent]], delay: float) -> None:
         for message, _ in items:
@@ -118,24 +135,19 @@ class Projector:
         body = await self._checkouts.get(*key)
         if body is None or (body.get("spec") or {}).get("mode") != CHOREOGRAPHY:
             return  # deleted, or not ours to project
-        before = model.from_json(body.get("status"))
-        current = before
-        if current is None:
+        announce = self._announcer(body)
+        recorded_status = body.get("status")
+        attributes: dict[str, object] = {}
+        if model.from_json(recorded_status) is None:
             # the events outran the operator's first write: start from the catalogue, as it does
-            checkout = Checkout.from_body(body)
-            attributes = checkout.placed_event().get_attributes()
-            current = model.initial(STEPS, attributes, checkout.generation, _now())
+            attributes = Checkout.from_body(body).placed_event().get_attributes()
+        generation = body["metadata"].get("generation", 1)
+        before, recorded = reporting.begin(
+            recorded_status, STEPS, attributes, generation, _now(), announce
+        )
+        current = before
         for event in events:
             for update in projection.updates(event, _now()):
-                changed = model.apply(current, update)
-                if changed != current:
-                    failed = update.change is model.Change.FAILED
-                    self._events.post(
-                        body,
-                        "Warning" if failed else "Normal",
-                        str(update.change),
-                        self._describe(update),
-                    )
-                current = changed
-        if current != before:
+                current = reporting.advance(current, update, announce)
+        if current != before or not recorded:
             await self._checkouts.write_status(key[0], key[1], current)

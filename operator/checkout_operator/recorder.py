@@ -1,6 +1,7 @@
-"""Recording step changes on the Checkout: each change becomes a Kubernetes Event at once, and the
-status is written in batches — changes that arrive while a write is pending or in flight go out
-together in the next one — so a checkout costs few API writes however its steps interleave."""
+"""Recording orchestration's step changes on the Checkout: each change is reported at once (see
+reporting: the status model and a Kubernetes Event), and the status is written in batches —
+changes that arrive while a write is pending or in flight go out together in the next one — so a
+checkout costs few API writes however its steps interleave."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from checkout_operator.status import Status, StepUpdate, apply
+from checkout_operator import reporting
+from checkout_operator.reporting import Announce
+from checkout_operator.status import Status, StepUpdate
 
 StatusWriter = Callable[[Status], Awaitable[None]]
-Notifier = Callable[[StepUpdate, Status], None]
 
 
 class Recorder:
@@ -19,11 +21,11 @@ class Recorder:
     manager: leaving it writes whatever is still unwritten, or raises the write's error."""
 
     def __init__(
-        self, status: Status, write: StatusWriter, notify: Notifier, window: float = 0.05
+        self, status: Status, write: StatusWriter, announce: Announce, window: float = 0.05
     ) -> None:
         self.status = status
         self._write = write
-        self._notify = notify
+        self._announce = announce
         self._window = window
         self._written: Status | None = None
         self._dirty = asyncio.Event()
@@ -31,11 +33,10 @@ class Recorder:
         self._closing = False
 
     async def report(self, update: StepUpdate) -> None:
-        changed = apply(self.status, update)
+        changed = reporting.advance(self.status, update, self._announce)
         if changed == self.status:
             return  # a repeated or late update: nothing new to say
         self.status = changed
-        self._notify(update, changed)
         self._dirty.set()
         if self._writer is not None and self._writer.done():
             self._writer.result()  # a failed write surfaces here, at the next change

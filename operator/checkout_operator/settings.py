@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checkout_core.retries import RetryPolicy
 from checkout_core.steps import STEPS
 from checkout_core.variables import flag
 
@@ -50,6 +51,11 @@ class Settings:
     published again; 0 never. Longer than a Trigger's retries take (five calls of up to 10 s,
     with backoff: about a minute), or a slow step would be delivered twice over: harmless, but
     wasteful. CHECKOUT_REPUBLISH_AFTER."""
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The budget and backoff of every step, in both modes (a Trigger's delivery too)."""
+        return RetryPolicy(self.attempts, self.backoff_base, self.backoff_cap)
 
     def function_url(self, function: str) -> str:
         return self.function_urls.get(function) or self.function_url_template.format(

@@ -60,6 +60,14 @@ class Stalls:
         since = max(changed, previous.since) if previous else changed
         self._open[key] = _Open(body, since)
 
+    def watched(self, event_type: str, body: Mapping[str, Any]) -> None:
+        """A watch event: a Checkout changed (observe it) or was deleted (forget it)."""
+        if event_type == "DELETED":
+            meta = body["metadata"]
+            self.forget(meta.get("namespace") or "", meta.get("name") or "")
+        else:
+            self.observe(body)
+
     def forget(self, namespace: str, name: str) -> None:
         self._open.pop((namespace, name), None)
 

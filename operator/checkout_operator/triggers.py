@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from checkout_core import api, broker
+from checkout_core import api, broker, retries
 from checkout_core.api import API_VERSION, GROUP, TRIGGER_KIND
 from checkout_core.steps import Step
 from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
@@ -20,10 +20,6 @@ STEP_LABEL = f"{GROUP}/step"
 
 def name(step: Step) -> str:
     return f"checkout-{step.name}"
-
-
-def _duration(seconds: float) -> str:
-    return f"PT{seconds:g}S"
 
 
 def desired(
@@ -51,11 +47,8 @@ def desired(
                     "filter": {"attributes": step.trigger_filter()},
                     "subscriber": {"uri": settings.function_url(step.function)},
                     "delivery": {
-                        "retry": settings.attempts - 1,
-                        "backoffPolicy": "exponential",
-                        "backoffDelay": _duration(settings.backoff_base),
-                        "backoffMax": _duration(settings.backoff_cap),
-                        "timeout": _duration(settings.attempt_timeout),
+                        **settings.retry_policy.to_delivery(),
+                        "timeout": retries.duration(settings.attempt_timeout),
                         "failedEventType": step.fails,
                     },
                 },

@@ -24,6 +24,7 @@ from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
+from checkout_devenv.processes import free_port
 from tests.integration.checkouts import (
     Body,
     Operators,
@@ -388,3 +389,24 @@ def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_fi
         finally:
             dispatcher.stop()
             operators.stop()
+
+
+def test_while_the_broker_is_away_a_guests_skipped_step_is_announced_once(
+    api: client.ApiClient, namespace: str, start_operator: StartOperator
+) -> None:
+    # A broker address nothing answers: the checkout waits, retried every second by Kopf.
+    start_operator(CHECKOUT_NATS_URL=f"nats://127.0.0.1:{free_port()}")
+    create(api, namespace, choreography("waiting", order_id(), "bob@example.com", False, ["5"]))
+    deadline = time.monotonic() + 30
+    while not (get(api, namespace, "waiting").get("status") or {}).get("steps"):
+        assert time.monotonic() < deadline, "no status recorded while the broker is away"
+        time.sleep(0.2)
+    time.sleep(4)  # several of Kopf's retries
+    body = get(api, namespace, "waiting")
+    assert (body["status"]["phase"], steps(body)["rewards"]["phase"]) == ("Pending", "Skipped")
+    skipped = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=waiting,reason=StepSkipped"
+    )
+    assert [e.message for e in skipped.items] == [
+        "rewards: skipped: condition rewardsmember=true does not hold"
+    ]

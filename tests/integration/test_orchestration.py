@@ -3,6 +3,7 @@ functions (real gunicorn processes, real SMTP server, real database)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from checkout_core.api import CHECKOUT_CRD
 from checkout_devenv.controlplane import ControlPlane, spent
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
@@ -208,3 +210,48 @@ def test_one_checkout_costs_few_api_writes(
     assert made.get(("checkouts", "", "PATCH"), 0) <= 2
     assert made.get(("events", "", "POST")) == 6
     print(f"API writes for one orchestration checkout: {made}")
+
+
+@pytest.fixture
+def older_crd(api: client.ApiClient) -> Iterator[None]:
+    """The Checkout CRD as an older release might have had it: order ids unchecked. Restored
+    after the test."""
+    crds = client.ApiextensionsV1Api(api)
+    current = crds.read_custom_resource_definition(CHECKOUT_CRD)
+    original = api.sanitize_for_serialization(current)
+    loose = copy.deepcopy(original)
+    order_id_schema = loose["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"
+    ]["properties"]["order"]["properties"]["id"]
+    del order_id_schema["pattern"]
+    crds.replace_custom_resource_definition(CHECKOUT_CRD, loose)
+    time.sleep(1)  # the API server picks up the new schema
+    try:
+        yield
+    finally:
+        latest = crds.read_custom_resource_definition(CHECKOUT_CRD).metadata
+        assert latest is not None
+        original["metadata"]["resourceVersion"] = latest.resource_version
+        crds.replace_custom_resource_definition(CHECKOUT_CRD, original)
+        time.sleep(1)
+
+
+@pytest.mark.usefixtures("older_crd")
+def test_an_invalid_order_that_reaches_the_operator_fails_with_the_reason(
+    api: client.ApiClient, namespace: str, functions: Functions, start_operator: StartOperator
+) -> None:
+    start_operator()
+    create(api, namespace, checkout("invalid", "not an id!", "ada@example.com", True, ["5"]))
+    body = wait_finished(api, namespace, "invalid")
+    assert body["status"]["phase"] == "Failed"
+    (condition,) = body["status"]["conditions"]
+    assert (condition["status"], condition["reason"]) == ("False", "InvalidOrder")
+    assert "spec.order.id" in condition["message"] and "not an id!" in condition["message"]
+    assert {s["phase"] for s in steps(body).values()} == {"Pending"}
+    assert emails_for(functions, "not an id!") == []
+    time.sleep(2)  # a second look changes nothing and says nothing more
+    assert get(api, namespace, "invalid")["status"] == body["status"]
+    warnings = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=invalid,reason=InvalidOrder"
+    )
+    assert [e.type for e in warnings.items] == ["Warning"]

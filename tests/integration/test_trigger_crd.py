@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from checkout_core.api import GROUP, VERSION
 from checkout_core.api import TRIGGERS as PLURAL
+from checkout_core.retries import RetryPolicy
 from checkout_core.triggers import Delivery, Trigger
 
 Body = dict[str, Any]
@@ -69,9 +70,9 @@ def test_bad_durations_are_refused(
 @pytest.mark.parametrize(
     ("delivery", "expected"),
     [
-        ({"backoffDelay": "PT0.5S"}, Delivery(delay=0.5)),
+        ({"backoffDelay": "PT0.5S"}, Delivery(RetryPolicy(base=0.5))),
         ({"timeout": "P1DT2H"}, Delivery(timeout=86400 + 7200)),
-        ({"backoffMax": "PT1M30S"}, Delivery(cap=90.0)),
+        ({"backoffMax": "PT1M30S"}, Delivery(RetryPolicy(cap=90.0))),
     ],
 )
 def test_good_durations_are_accepted_and_read_alike(

@@ -10,9 +10,10 @@ from cloudevents.core.base import BaseCloudEvent
 
 from checkout_core.api import Phase
 from checkout_core.events import order_placed
+from checkout_core.retries import RetryPolicy
 from checkout_core.steps import STEPS, Step
 from checkout_operator.calls import Done, Outcome, Refused, Transient
-from checkout_operator.orchestration import Caller, RetryPolicy, Strategy, orchestrate
+from checkout_operator.orchestration import Caller, Strategy, orchestrate
 from checkout_operator.status import Change, Status, StepUpdate, apply, initial
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from checkout_core import broker
+from checkout_core.retries import RetryPolicy
 from checkout_core.triggers import Delivery, InvalidTrigger, Trigger, resolve, seconds
 
 Body = dict[str, Any]
@@ -38,35 +39,10 @@ def test_invalid_durations_name_the_field(duration: str) -> None:
         seconds(duration, "spec.delivery.backoffDelay")
 
 
-def test_linear_backoff_grows_by_the_delay() -> None:
-    delivery = Delivery(exponential=False, delay=0.5, cap=100.0)
-    assert [delivery.backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 1.5, 2.0]
-
-
-def test_exponential_backoff_doubles_from_the_delay() -> None:
-    delivery = Delivery(exponential=True, delay=0.25, cap=100.0)
-    assert [delivery.backoff(n) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 2.0]
-
-
-def test_backoff_is_capped() -> None:
-    delivery = Delivery(exponential=True, delay=1.0, cap=5.0)
-    assert [delivery.backoff(n) for n in (3, 4, 20)] == [4.0, 5.0, 5.0]
-    assert Delivery(exponential=False, delay=2.0, cap=3.0).backoff(10) == 3.0
-
-
-def test_backoff_before_the_first_failure_is_the_delay() -> None:
-    assert Delivery(delay=0.3).backoff(0) == pytest.approx(0.3)
-
-
-def test_attempts_are_the_retries_plus_the_first() -> None:
-    assert Delivery(retry=0).attempts == 1
-    assert Delivery(retry=3).attempts == 4
-
-
 def test_delivery_defaults_match_the_crd() -> None:
     delivery = Delivery.from_json(None)
-    assert (delivery.retry, delivery.exponential) == (5, True)
-    assert (delivery.delay, delivery.cap, delivery.timeout) == (0.2, 30.0, 10.0)
+    assert (delivery.policy.attempts, delivery.policy.exponential) == (6, True)
+    assert (delivery.policy.base, delivery.policy.cap, delivery.timeout) == (0.2, 30.0, 10.0)
     assert delivery.failed_event_type == ""
 
 
@@ -82,10 +58,7 @@ def test_delivery_from_json() -> None:
         }
     )
     assert delivery == Delivery(
-        retry=2,
-        exponential=False,
-        delay=0.1,
-        cap=2.0,
+        RetryPolicy(attempts=3, exponential=False, base=0.1, cap=2.0),
         timeout=3.0,
         failed_event_type="com.example.shop.email.failed",
     )

@@ -1,5 +1,7 @@
-"""HTTP delivery: one CloudEvent POSTed in binary mode to a subscriber or a dead-letter sink, and
-what came back as an Attempt. Never raises for the far side's failures: they are outcomes."""
+"""HTTP delivery of one CloudEvent, for every sender (orchestration calling a function, the
+dispatcher delivering to a subscriber or a dead-letter sink): POSTed in binary mode, redirects
+refused, the answer read up to a cap, and what came back as an Attempt. Never raises for the far
+side's failures: they are outcomes."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import aiohttp
 from cloudevents.core.base import BaseCloudEvent
 
 from checkout_core import binding
-from checkout_dispatcher.outcomes import Attempt
+from checkout_core.answers import Attempt
 
 MAX_ANSWER = 1024 * 1024
 """Bytes of an answer read at most. A reply is one event about one order, far smaller."""
@@ -18,8 +20,8 @@ connection the subscriber is closing: that would be a failed attempt for nothing
 
 
 def session() -> aiohttp.ClientSession:
-    """The one HTTP client of the process: pooled connections, no limit beyond each Trigger's
-    own concurrency, no cookies (subscribers are services, not browsers)."""
+    """The one HTTP client of a process: pooled connections, no limit beyond each sender's own
+    concurrency, no cookies (subscribers are services, not browsers)."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE),
         cookie_jar=aiohttp.DummyCookieJar(),

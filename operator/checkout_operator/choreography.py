@@ -1,0 +1,132 @@
+"""Choreography, the operator's part: lay out the catalogue's Triggers and keep each Trigger's
+consumer, then start a checkout by recording its status and publishing `order.placed` — and step
+off the data path. The projector turns the events that follow into status."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from checkout_core import broker
+from checkout_core.api import CHECKOUT_CRD
+from checkout_core.steps import STEPS
+from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
+from checkout_operator import reporting, triggers
+from checkout_operator import status as model
+from checkout_operator.checkouts import Checkout
+from checkout_operator.context import Context
+from checkout_operator.errors import NotYet
+
+Clock = Callable[[], datetime.datetime]
+NO_BROKER = "BrokerNotConfigured: the operator has no broker (CHECKOUT_NATS_URL)"
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class TriggersNotReady(NotYet):
+    """Choreography cannot start yet: some step's Trigger has no consumer."""
+
+
+async def choreograph(
+    checkout: Checkout, body: Mapping[str, Any], context: Context, now: Clock = _now
+) -> None:
+    """Start a Choreography checkout: record the starting status (its Skipped steps announced
+    once, however long what follows has to wait), make sure the Triggers deliver, publish
+    `order.placed` (acknowledged, deduplicated by its id). Safe to run again: the event is the
+    same event."""
+    announce = context.announcer(body)
+    attributes = checkout.placed_event().get_attributes()
+    status, recorded = reporting.begin(
+        checkout.status, STEPS, attributes, checkout.generation, now(), announce
+    )
+    if status.finished:
+        return
+    if not context.broker.configured:
+        # No broker, no choreography: say so on the Checkout rather than wait forever.
+        for name in status.pending():
+            update = model.StepUpdate(name, model.Change.FAILED, now(), message=NO_BROKER)
+            status = reporting.advance(status, update, announce)
+        await context.checkouts.write_status(checkout.namespace, checkout.name, status)
+        return
+    if not recorded:
+        await context.checkouts.write_status(checkout.namespace, checkout.name, status)
+    context.broker.js  # noqa: B018 - raises BrokerUnavailable while (re)connecting
+    if context.settings.manage_triggers:
+        await ensure_triggers(context)
+        missing = await unready_triggers(context)
+        if missing:
+            raise TriggersNotReady(f"waiting for Triggers to become Ready: {', '.join(missing)}")
+    await context.broker.publish(checkout.placed_event())
+
+
+async def ensure_triggers(context: Context) -> None:
+    """Create or repair the catalogue's Triggers; a Trigger that is as we want it costs no
+    write."""
+    settings = context.settings
+    existing = {
+        t["metadata"]["name"]: t
+        for t in await context.triggers.list(
+            settings.namespace, f"{triggers.MANAGED_BY}={triggers.OPERATOR}"
+        )
+    }
+    wanted = triggers.desired(STEPS, settings)
+    stale = [
+        t
+        for t in wanted
+        if t["metadata"]["name"] not in existing
+        or triggers.spec_differs(existing[t["metadata"]["name"]], t)
+    ]
+    if not stale:
+        return
+    owner = await context.triggers.owner(CHECKOUT_CRD)
+    for trigger in triggers.desired(STEPS, settings, owner):
+        if any(t["metadata"]["name"] == trigger["metadata"]["name"] for t in stale):
+            await context.triggers.apply(trigger)
+
+
+async def unready_triggers(context: Context) -> list[str]:
+    """Names of the catalogue's Triggers that are not (yet) Ready."""
+    settings = context.settings
+    found = await context.triggers.list(
+        settings.namespace, f"{triggers.MANAGED_BY}={triggers.OPERATOR}"
+    )
+    ready = set()
+    for body in found:
+        try:
+            if Trigger.from_body(body).ready:
+                ready.add(body["metadata"]["name"])
+        except InvalidTrigger:
+            continue
+    return [name for step in STEPS if (name := triggers.name(step)) not in ready]
+
+
+async def reconcile_trigger(
+    body: Mapping[str, Any], context: Context, now: Clock = _now
+) -> dict[str, Any]:
+    """Make a Trigger's durable consumer match it; returns the Trigger's new status."""
+    error: str | None = None
+    try:
+        trigger = Trigger.from_body({**body, "status": {}})
+    except InvalidTrigger as invalid:
+        trigger, error = None, str(invalid)
+    if not context.broker.configured:
+        error = "the operator has no broker (CHECKOUT_NATS_URL)"
+    elif trigger is not None and trigger.broker == DEFAULT_BROKER:
+        config = broker.consumer_config(
+            trigger.consumer, trigger.filter_subject, ack_wait=triggers.ack_wait(trigger)
+        )
+        await context.broker.ensure_consumer(config)
+    elif trigger is not None:
+        error = f"broker {trigger.broker!r} does not exist"
+    return triggers.status(body, consumer_error=error, now=now())
+
+
+async def remove_trigger(body: Mapping[str, Any], context: Context) -> None:
+    """A deleted Trigger's consumer goes with it."""
+    if not context.broker.configured:
+        return
+    meta = body["metadata"]
+    await context.broker.delete_consumer(broker.consumer_name(meta["namespace"], meta["name"]))
