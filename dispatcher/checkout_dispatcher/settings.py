@@ -8,9 +8,9 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checkout_core.environment import Environment, SettingsError
 
-class SettingsError(ValueError):
-    """An environment variable has a value we cannot use; the message names it."""
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
@@ -48,61 +48,24 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = Environment(os.environ if environ is None else environ)
         defaults = cls()
-        level = env.get("DISPATCHER_LOG_LEVEL", defaults.log_level).upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise SettingsError(
-                f"DISPATCHER_LOG_LEVEL={level!r} is not DEBUG, INFO, WARNING or ERROR"
-            )
-        nats_url = env.get("NATS_URL") or defaults.nats_url
+        nats_url = env.text("NATS_URL", defaults.nats_url)
         if not nats_url.startswith(("nats://", "tls://")):
             raise SettingsError(f"NATS_URL={nats_url!r} is not a nats:// or tls:// URL")
         return cls(
             nats_url=nats_url,
-            namespaces=tuple(
-                ns
-                for ns in (p.strip() for p in env.get("DISPATCHER_NAMESPACES", "").split(","))
-                if ns
+            namespaces=env.items("DISPATCHER_NAMESPACES"),
+            concurrency=env.integer("DISPATCHER_CONCURRENCY", defaults.concurrency, minimum=1),
+            fetch_batch=env.integer("DISPATCHER_FETCH_BATCH", defaults.fetch_batch, minimum=1),
+            fetch_wait=env.number("DISPATCHER_FETCH_WAIT", defaults.fetch_wait, minimum=0.1),
+            drain_timeout=env.number("DISPATCHER_DRAIN_TIMEOUT", defaults.drain_timeout, minimum=0),
+            watch_timeout=env.integer(
+                "DISPATCHER_WATCH_TIMEOUT", defaults.watch_timeout, minimum=1
             ),
-            concurrency=_integer(env, "DISPATCHER_CONCURRENCY", defaults.concurrency, 1),
-            fetch_batch=_integer(env, "DISPATCHER_FETCH_BATCH", defaults.fetch_batch, 1),
-            fetch_wait=_number(env, "DISPATCHER_FETCH_WAIT", defaults.fetch_wait, 0.1),
-            drain_timeout=_number(env, "DISPATCHER_DRAIN_TIMEOUT", defaults.drain_timeout, 0),
-            watch_timeout=_integer(env, "DISPATCHER_WATCH_TIMEOUT", defaults.watch_timeout, 1),
-            host=env.get("DISPATCHER_HOST") or defaults.host,
-            port=_integer(env, "DISPATCHER_PORT", defaults.port, 1, maximum=65535),
-            kubeconfig=env.get("KUBECONFIG", ""),
-            name=env.get("DISPATCHER_NAME") or defaults.name,
-            log_level=level,
+            host=env.text("DISPATCHER_HOST", defaults.host),
+            port=env.integer("DISPATCHER_PORT", defaults.port, minimum=1, maximum=65535),
+            kubeconfig=env.raw("KUBECONFIG"),
+            name=env.text("DISPATCHER_NAME", defaults.name),
+            log_level=env.log_level("DISPATCHER_LOG_LEVEL", defaults.log_level),
         )
-
-
-def _number(
-    env: Mapping[str, str],
-    name: str,
-    default: float,
-    minimum: float,
-    maximum: float | None = None,
-) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
-    if maximum is not None and value > maximum:
-        raise SettingsError(f"{name}={raw!r} must be at most {maximum:g}")
-    return value
-
-
-def _integer(
-    env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int | None = None
-) -> int:
-    value = float(_number(env, name, default, minimum, maximum))
-    if not value.is_integer():
-        raise SettingsError(f"{name}={env[name]!r} is not a whole number")
-    return int(value)

@@ -7,13 +7,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checkout_core.environment import Environment, SettingsError
 from checkout_core.retries import RetryPolicy
 from checkout_core.steps import STEPS
-from checkout_core.variables import flag
 
-
-class SettingsError(ValueError):
-    """An environment variable has a value we cannot use; the message names it."""
+__all__ = ["Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
@@ -64,43 +62,32 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = Environment(os.environ if environ is None else environ)
         defaults = cls()
         return cls(
-            function_url_template=env.get(
+            function_url_template=env.text(
                 "CHECKOUT_FUNCTION_URL_TEMPLATE", defaults.function_url_template
             ),
-            function_urls=_urls(env.get("CHECKOUT_FUNCTION_URLS", "")),
-            namespace=env.get("CHECKOUT_NAMESPACE", defaults.namespace),
-            attempts=int(_number(env, "CHECKOUT_ATTEMPTS", defaults.attempts, minimum=1)),
-            attempt_timeout=_number(env, "CHECKOUT_ATTEMPT_TIMEOUT", defaults.attempt_timeout),
-            backoff_base=_number(env, "CHECKOUT_BACKOFF_BASE", defaults.backoff_base),
-            backoff_cap=_number(env, "CHECKOUT_BACKOFF_CAP", defaults.backoff_cap),
-            status_batch_window=_number(
-                env, "CHECKOUT_STATUS_BATCH_WINDOW", defaults.status_batch_window, minimum=0
+            function_urls=_urls(env.raw("CHECKOUT_FUNCTION_URLS")),
+            namespace=env.text("CHECKOUT_NAMESPACE", defaults.namespace),
+            attempts=env.integer("CHECKOUT_ATTEMPTS", defaults.attempts, minimum=1),
+            attempt_timeout=env.number(
+                "CHECKOUT_ATTEMPT_TIMEOUT", defaults.attempt_timeout, minimum=0.001
             ),
-            nats_url=env.get("CHECKOUT_NATS_URL", defaults.nats_url),
-            manage_triggers=flag(
-                env, "CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers, SettingsError
+            backoff_base=env.number("CHECKOUT_BACKOFF_BASE", defaults.backoff_base, minimum=0.001),
+            backoff_cap=env.number("CHECKOUT_BACKOFF_CAP", defaults.backoff_cap, minimum=0.001),
+            status_batch_window=env.number(
+                "CHECKOUT_STATUS_BATCH_WINDOW", defaults.status_batch_window, minimum=0
             ),
-            resync_interval=_number(env, "CHECKOUT_RESYNC_INTERVAL", defaults.resync_interval),
-            republish_after=_number(
-                env, "CHECKOUT_REPUBLISH_AFTER", defaults.republish_after, minimum=0
+            nats_url=env.text("CHECKOUT_NATS_URL", defaults.nats_url),
+            manage_triggers=env.flag("CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers),
+            resync_interval=env.number(
+                "CHECKOUT_RESYNC_INTERVAL", defaults.resync_interval, minimum=0.001
+            ),
+            republish_after=env.number(
+                "CHECKOUT_REPUBLISH_AFTER", defaults.republish_after, minimum=0
             ),
         )
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float = 0.001) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
-    return value
 
 
 def _urls(raw: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from checkout_operator.main import configure_logging
+from checkout_operator.main import configure_logging, main
 
 
 @pytest.fixture
@@ -55,3 +55,13 @@ def test_the_stall_watchers_successes_are_not_logged(capsys: pytest.CaptureFixtu
         "Handler 'orchestrate' succeeded.",
         "Handler 'watch-for-stalls' failed with an exception and will ignore it",
     ]
+
+
+def test_a_bad_setting_stops_the_operator_before_kopf_starts_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHECKOUT_ATTEMPTS", "many")
+    assert main(["--liveness="]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "checkout-operator: CHECKOUT_ATTEMPTS='many' is not a number"
+    )
