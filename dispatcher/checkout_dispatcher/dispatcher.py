@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 
 from checkout_core.triggers import InvalidTrigger, Trigger
 from checkout_dispatcher import lifecycle
+from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.lifecycle import Action, Change, Changed, Deleted, Listed
 from checkout_dispatcher.logs import LOGGER
 from checkout_dispatcher.metrics import Metrics
@@ -28,11 +29,13 @@ class Dispatcher:
         http: aiohttp.ClientSession,
         settings: Settings,
         metrics: Metrics,
+        attempts: Attempts,
     ) -> None:
         self.js = js
         self.http = http
         self.settings = settings
         self.metrics = metrics
+        self.attempts = attempts
         self.workers: dict[str, Worker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -69,7 +72,7 @@ class Dispatcher:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         if desired is not None:
-            worker = Worker(desired, self.js, self.http, self.settings, self.metrics)
+            worker = Worker(desired, self.js, self.http, self.settings, self.metrics, self.attempts)
             self.workers[key] = worker
             worker.start()
         self.metrics.workers.set(len(self.workers))

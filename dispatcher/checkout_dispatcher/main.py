@@ -13,9 +13,11 @@ import sys
 
 import nats.errors
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 from checkout_core import broker, delivery
 from checkout_dispatcher import logs, server
+from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.dispatcher import Dispatcher
 from checkout_dispatcher.lifecycle import Change
 from checkout_dispatcher.logs import LOGGER
@@ -73,8 +75,12 @@ async def run(settings: Settings) -> None:
         connection = await _connect(settings, stop)
         if connection is None:
             return
+        js = connection.jetstream()
+        attempts = await _attempts(js, stop)
+        if attempts is None:
+            return
         async with delivery.session() as http:
-            dispatcher = Dispatcher(connection.jetstream(), http, settings, metrics)
+            dispatcher = Dispatcher(js, http, settings, metrics, attempts)
             for w in watches:
                 w.start()
             consumer = asyncio.create_task(_consume(changes, dispatcher))
@@ -104,6 +110,19 @@ async def _connect(settings: Settings, stop: asyncio.Event) -> Client | None:
             return await broker.connect(settings.nats_url, f"checkout-dispatcher {settings.name}")
         except (nats.errors.Error, OSError) as error:
             log.warning("broker %s unreachable: %r", settings.nats_url, error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+    return None
+
+
+async def _attempts(js: JetStreamContext, stop: asyncio.Event) -> Attempts | None:
+    """The delivery counts' bucket, trying until the broker's JetStream answers; None if told
+    to stop first."""
+    while not stop.is_set():
+        try:
+            return await Attempts.open(js)
+        except (nats.errors.Error, TimeoutError) as error:
+            log.warning("delivery counts unavailable: %r", error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
     return None

@@ -37,9 +37,9 @@ Decision = Acknowledge | Retry | GiveUp
 
 
 def decide(attempt: Attempt, number: int, delivery: Delivery, destination: str) -> Decision:
-    """What to do after attempt `number` (1-based: the broker's delivery count) to deliver to
-    `destination`. The count comes from the broker, not from this process, so a replica that
-    takes over an event mid-retries goes on counting where the last one stopped."""
+    """What to do after attempt `number` (1-based: deliveries to the subscriber, see attempts)
+    to deliver to `destination`. The count is kept in the broker, not in this process, so a
+    replica that takes over an event mid-retries goes on counting where the last one stopped."""
     outcome = classify(attempt)
     if outcome is Outcome.DELIVERED:
         return Acknowledge()

@@ -1,48 +1,34 @@
-"""One Trigger's worker: pulls the Trigger's events from its durable consumer, delivers each to
-the subscriber over HTTP, publishes the replies, leaves retries to the broker, dead-letters what
-cannot be delivered, and acknowledges an event only once all of that is done. Replicas bound to
-the same consumer share its events."""
+"""One Trigger's worker, the life cycle of its consumer: pulls the Trigger's events from its
+durable consumer as delivery slots free up, has each settled (see settlement), tells the broker
+a slow delivery is still under way, and when stopped lets deliveries in flight finish and hands
+the rest back. Replicas bound to the same consumer share its events."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from typing import Any
 
 import aiohttp
 import nats.errors
-from cloudevents.core.base import BaseCloudEvent
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from checkout_core import answers, binding, broker, delivery
-from checkout_core.answers import Attempt
+from checkout_core import broker
 from checkout_core.triggers import Trigger
-from checkout_dispatcher import outbound, outcomes
+from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.logs import LOGGER
 from checkout_dispatcher.metrics import Metrics
-from checkout_dispatcher.outcomes import Acknowledge, GiveUp, Retry
 from checkout_dispatcher.settings import Settings
+from checkout_dispatcher.settlement import NotHandled, Settlement
 
 log = logging.getLogger(LOGGER)
 
-ACK_TIMEOUT = 5.0
-"""Seconds to wait for the broker to confirm an acknowledgement. Unconfirmed, the event may
-come back: harmless (subscribers are idempotent, replies deduplicated), so this only needs to
-outlast a busy broker."""
 PAUSE = 1.0
 """Seconds between two tries when the broker or the consumer is not there."""
-DISPATCH_ERROR = "Dispatch-Error"
-"""Header of an unparseable message in the dead-letter stream: why it was not delivered."""
-
-
-class NotHandled(Exception):
-    """The event was delivered or given up, but what must follow (publishing the reply, the
-    dead letter or the failed event) failed. The event is not acknowledged and comes back."""
 
 
 class Worker:
@@ -56,8 +42,10 @@ class Worker:
         http: aiohttp.ClientSession,
         settings: Settings,
         metrics: Metrics,
+        attempts: Attempts,
     ) -> None:
         self.trigger = trigger
+        self._settlement = Settlement(trigger, js, http, metrics, attempts)
         self.js = js
         self.http = http
         self.settings = settings
@@ -188,11 +176,11 @@ class Worker:
         gauge = self.metrics.in_flight.labels(self.trigger.key)
         gauge.inc()
         try:
-            outcome = await self._settle(message, context)
+            outcome = await self._settlement.settle(message, context)
         except NotHandled as error:
             log.warning("%s; the event will come back", error, extra=context)
             with contextlib.suppress(nats.errors.Error):
-                await message.nak(delay=self.trigger.delivery.backoff(context.get("attempt", 1)))
+                await message.nak(delay=self.trigger.delivery.backoff(error.attempt))
         except asyncio.CancelledError:
             # Stopped mid-delivery: hand the event back now rather than after ack_wait.
             with contextlib.suppress(nats.errors.Error):
@@ -219,136 +207,3 @@ class Worker:
             await asyncio.sleep(self._progress_every)
             with contextlib.suppress(nats.errors.Error):
                 await message.in_progress()
-
-    async def _settle(self, message: Msg, context: dict[str, Any]) -> str:
-        """Deliver one event and settle it with the broker; returns the outcome's name."""
-        number = message.metadata.num_delivered
-        context["attempt"] = number
-        try:
-            event = binding.from_nats(message.headers, message.data)
-        except binding.UnacceptableEvent as error:
-            context["error"] = str(error)
-            await self._dead_letter_unparseable(message, str(error))
-            await self._ack(message, context)
-            return "unparseable"
-        context.update(eventId=event.get_id(), type=event.get_type(), orderId=event.get_subject())
-        if not self.trigger.matches(event.get_attributes()):
-            await self._ack(message, context)
-            return "filtered"
-        # In binary mode (how the broker module publishes) the payload is the data as sent.
-        headers = {k.lower(): v for k, v in (message.headers or {}).items()}
-        structured = headers.get("content-type", "").startswith(binding.STRUCTURED)
-        payload = None if structured else message.data
-
-        attempt, reply = await self._deliver(outbound.extended(event, {}, payload))
-        context["status"] = attempt.status
-        decision = outcomes.decide(
-            attempt, number, self.trigger.delivery, self.trigger.subscriber_uri
-        )
-        match decision:
-            case Acknowledge():
-                if reply is not None:
-                    answer, answer_payload = reply
-                    await self._publish(outbound.reply(answer, answer_payload, number), "reply")
-                    self.metrics.replies.labels(self.trigger.key).inc()
-                    context["reply"] = answer.get_id()
-                await self._ack(message, context)
-                return "delivered"
-            case Retry(delay=delay):
-                context.update(error=answers.summary(attempt), retryIn=delay)
-                with contextlib.suppress(nats.errors.Error):
-                    await message.nak(delay=delay)
-                return "retried"
-            case GiveUp(reason=reason):
-                context["error"] = reason
-                await self._give_up(event, payload, attempt, number, reason)
-                await self._ack(message, context)
-                return "dead_lettered"
-        raise AssertionError(f"unknown decision {decision!r}")  # pragma: no cover
-
-    async def _deliver(
-        self, event: BaseCloudEvent
-    ) -> tuple[Attempt, tuple[BaseCloudEvent, bytes | None] | None]:
-        """One attempt, and the reply it brought, if any. A 2xx whose reply is malformed is
-        returned as an attempt with an error: a failure retrying cannot mend."""
-        trigger = self.trigger
-        attempt = await delivery.post(
-            self.http, trigger.subscriber_uri, event, trigger.delivery.timeout
-        )
-        if answers.classify(attempt) is not answers.Outcome.DELIVERED:
-            return attempt, None
-        try:
-            return attempt, outbound.read_reply(attempt.headers, attempt.body)
-        except LookupError:
-            return attempt, None
-        except binding.UnacceptableEvent as error:
-            return dataclasses.replace(attempt, error=f"the reply is not usable: {error}"), None
-
-    async def _give_up(
-        self,
-        event: BaseCloudEvent,
-        payload: bytes | None,
-        attempt: Attempt,
-        number: int,
-        reason: str,
-    ) -> None:
-        """Dead-letter the event, then publish the Trigger's failed event: both before the
-        acknowledgement, so a crash in between repeats them rather than losing them."""
-        trigger = self.trigger
-        letter = outbound.dead_letter(
-            event,
-            payload,
-            trigger.subscriber_uri,
-            attempt.status,
-            outcomes.error_data(attempt),
-        )
-        if trigger.dead_letter_uri:
-            sent = await delivery.post(
-                self.http, trigger.dead_letter_uri, letter, trigger.delivery.timeout
-            )
-            if answers.classify(sent) is not answers.Outcome.DELIVERED:
-                raise NotHandled(
-                    f"dead-letter sink {trigger.dead_letter_uri} failed: {answers.summary(sent)}"
-                )
-        else:
-            await self._publish(
-                letter,
-                "dead letter",
-                to=broker.dead_letter_subject(trigger.namespace, trigger.name),
-                msg_id=f"{trigger.key}/{event.get_id()}",
-            )
-        if trigger.delivery.failed_event_type:
-            failure = outbound.failed(event, trigger.delivery.failed_event_type, number, reason)
-            await self._publish(failure, "failed event")
-
-    async def _dead_letter_unparseable(self, message: Msg, error: str) -> None:
-        """Not a CloudEvent, so no sink can take it: the message goes to the Trigger's subject of
-        the dead-letter stream as it was, with the reason in a header."""
-        headers = dict(message.headers or {})
-        headers[DISPATCH_ERROR] = " ".join(error.split())[:1024]
-        headers[broker.MSG_ID] = f"{self.trigger.key}/{message.metadata.sequence.stream}"
-        subject = broker.dead_letter_subject(self.trigger.namespace, self.trigger.name)
-        try:
-            await self.js.publish(subject, message.data, headers=headers)
-        except (nats.errors.Error, TimeoutError) as failure:
-            raise NotHandled(f"publishing the dead letter failed: {failure!r}") from failure
-
-    async def _publish(
-        self,
-        event: BaseCloudEvent,
-        what: str,
-        to: str | None = None,
-        msg_id: str | None = None,
-    ) -> None:
-        try:
-            await broker.publish(self.js, event, to=to, msg_id=msg_id)
-        except (nats.errors.Error, TimeoutError) as error:
-            raise NotHandled(f"publishing the {what} failed: {error!r}") from error
-
-    async def _ack(self, message: Msg, context: dict[str, Any]) -> None:
-        try:
-            await message.ack_sync(timeout=ACK_TIMEOUT)
-        except (nats.errors.Error, TimeoutError) as error:
-            # Handled all the same; the broker may deliver it again, which costs a duplicate
-            # delivery (absorbed by the subscriber) and a deduplicated reply.
-            log.warning("acknowledgement not confirmed: %r", error, extra=context)
