@@ -95,10 +95,11 @@ manifests: binaries  ## render the chart into plain manifests (manifests/install
 SHELL_SCRIPTS := $(wildcard hack/*.sh hack/*/pin.sh hack/kind/*.sh hack/kind/node/confine-egress \
   hack/kind/node/unprivileged-entrypoint hack/kind/images/*/*.sh)
 
-lint: venv packages  ## ruff, mypy and shellcheck
+lint: venv packages  ## ruff, mypy, the import layering (import-linter) and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	shellcheck -x -P SCRIPTDIR $(SHELL_SCRIPTS)
 
 test: setup lint base-image  ## the whole test suite, on a real control plane

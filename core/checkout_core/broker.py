@@ -11,31 +11,37 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from checkout_core import binding
+from checkout_core.subjects import (
+    ALL,
+    DEAD_LETTER_PREFIX,
+    DEAD_LETTER_STREAM,
+    DUPLICATE_WINDOW,
+    MSG_ID,
+    PREFIX,
+    STREAM,
+    consumer_name,
+    dead_letter_subject,
+    subject,
+)
 
-STREAM = "SHOP"
-PREFIX = "shop.events"
-ALL = f"{PREFIX}.>"
-DEAD_LETTER_STREAM = "SHOP_DEADLETTER"
-DEAD_LETTER_PREFIX = "shop.deadletter"
-DUPLICATE_WINDOW = 3600.0
-"""Seconds during which a message id is remembered: a publish retried within it is dropped."""
-MSG_ID = "Nats-Msg-Id"
-
-
-def subject(event_type: str) -> str:
-    """The subject of an event of this type: shop.events.<type>."""
-    return f"{PREFIX}.{event_type}"
-
-
-def dead_letter_subject(namespace: str, trigger: str) -> str:
-    return f"{DEAD_LETTER_PREFIX}.{namespace}.{trigger}"
-
-
-def consumer_name(namespace: str, trigger: str) -> str:
-    """A Trigger's durable consumer. Dots are not allowed in consumer names, dashes are; a
-    Trigger's name may hold dots (a namespace's may not) but never underscores, so dots become
-    underscores without two Triggers ever sharing a consumer."""
-    return f"trigger_{namespace}_{trigger.replace('.', '_')}"
+__all__ = [
+    "ALL",
+    "DEAD_LETTER_PREFIX",
+    "DEAD_LETTER_STREAM",
+    "DUPLICATE_WINDOW",
+    "MSG_ID",
+    "PREFIX",
+    "STREAM",
+    "connect",
+    "consumer_config",
+    "consumer_name",
+    "dead_letter_subject",
+    "delete_consumer",
+    "ensure_consumer",
+    "ensure_streams",
+    "publish",
+    "subject",
+]
 
 
 async def connect(url: str, name: str) -> Client:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkout_core import broker, retries
+from checkout_core import retries, subjects
 from checkout_core.retries import RetryPolicy
 
 DEFAULT_BROKER = "default"
@@ -100,13 +100,13 @@ class Trigger:
     @property
     def consumer(self) -> str:
         """The durable consumer's name; dispatchers sharing it share the work."""
-        return broker.consumer_name(self.namespace, self.name)
+        return subjects.consumer_name(self.namespace, self.name)
 
     @property
     def filter_subject(self) -> str:
         """What the consumer itself filters: the type, when the filter names one. The other
         attributes are compared by the dispatcher, event by event."""
-        return broker.subject(self.filter["type"]) if "type" in self.filter else broker.ALL
+        return subjects.subject(self.filter["type"]) if "type" in self.filter else subjects.ALL
 
     def matches(self, attributes: Mapping[str, Any]) -> bool:
         """Every filter attribute is on the event with exactly the filter's value, compared as

@@ -1,15 +1,12 @@
-"""Calling a function: one delivery of the step's event (the delivery every sender uses), and
-what the answer means for the step — done, refused for good, or worth another try."""
+"""What a function's answer to one call means for its step: done, refused for good, or worth
+another try (whether to retry is the one rule of checkout_core.answers). Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-from cloudevents.core.base import BaseCloudEvent
-
-from checkout_core import answers, binding, delivery
+from checkout_core import answers, binding
 from checkout_core.answers import Attempt
 from checkout_core.steps import Step
 
@@ -66,9 +63,3 @@ def interpret(step: Step, attempt: Attempt) -> Outcome:
             str(data.get("reason") or "Refused"), str(data.get("message") or reply.get_type())
         )
     return Refused("InvalidReply", f"unexpected reply type {reply.get_type()}")
-
-
-async def call(
-    session: aiohttp.ClientSession, url: str, step: Step, event: BaseCloudEvent, timeout: float
-) -> Outcome:
-    return interpret(step, await delivery.post(session, url, event, timeout))

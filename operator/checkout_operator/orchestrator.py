@@ -9,6 +9,7 @@ from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
 
+from checkout_core import delivery
 from checkout_core.steps import STEPS, Step
 from checkout_operator import calls, orchestration, reporting
 from checkout_operator import status as model
@@ -39,7 +40,8 @@ async def orchestrate(
 
     async def call(step: Step, placed: BaseCloudEvent) -> calls.Outcome:
         url = settings.function_url(step.function)
-        return await calls.call(context.session, url, step, placed, settings.attempt_timeout)
+        answer = await delivery.post(context.session, url, placed, settings.attempt_timeout)
+        return calls.interpret(step, answer)
 
     async def write(status: model.Status) -> None:
         await context.checkouts.write_status(checkout.namespace, checkout.name, status)

@@ -7,7 +7,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from checkout_core import api, broker, retries
+from checkout_core import api, retries, subjects
 from checkout_core.api import API_VERSION, GROUP, TRIGGER_KIND
 from checkout_core.steps import Step
 from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
@@ -106,7 +106,7 @@ def status(
             "BrokerReady" if broker_ok else "BrokerNotFound",
             f"broker {spec.get('broker')!r}"
             + (
-                " is NATS JetStream stream " + broker.STREAM
+                " is NATS JetStream stream " + subjects.STREAM
                 if broker_ok
                 else " does not exist; use 'default'"
             ),
@@ -121,7 +121,7 @@ def status(
         out["subscriberUri"] = trigger.subscriber_uri
         out["deadLetterSinkUri"] = trigger.dead_letter_uri
         out["consumer"] = trigger.consumer
-        dead_letters = broker.dead_letter_subject(trigger.namespace, trigger.name)
+        dead_letters = subjects.dead_letter_subject(trigger.namespace, trigger.name)
         conditions.append(condition("SubscriberResolved", True, "Resolved", trigger.subscriber_uri))
         conditions.append(
             condition(
