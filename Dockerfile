@@ -41,9 +41,12 @@ COPY core core
 COPY operator operator
 COPY dispatcher dispatcher
 COPY functions functions
-COPY devenv devenv
+# The local environment's harness (devenv: control planes, certificates) is no part of a
+# runtime: its folder stays empty, so no package of it is built, and its command goes.
+RUN mkdir devenv
 RUN /opt/checkout/bin/pip install --no-cache-dir --no-compile --no-deps --no-build-isolation \
       --root /out . \
+ && rm /out/opt/checkout/bin/checkout-devenv \
  && find /out -name __pycache__ -type d -prune -exec rm -rf {} +
 
 FROM ${BASE_IMAGE} AS runtime

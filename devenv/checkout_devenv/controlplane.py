@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import ssl
 import urllib.error
 import urllib.request
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from checkout_devenv import pki
 from checkout_devenv.assets import Assets
@@ -263,13 +263,13 @@ def write_totals(metrics: str) -> dict[Request, int]:
     """Sum `apiserver_request_total` of the write verbs in a Prometheus exposition, by resource,
     subresource and verb (over every code, scope and version)."""
     totals: dict[Request, int] = {}
-    for line in metrics.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
-        if labels.get("verb") in WRITE_VERBS:
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
+                continue
             key = (labels.get("resource", ""), labels.get("subresource", ""), labels["verb"])
-            totals[key] = totals.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+            totals[key] = totals.get(key, 0) + int(sample.value)
     return totals
 
 

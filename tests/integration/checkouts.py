@@ -4,7 +4,6 @@ their steps and the emails they caused."""
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from checkout_core.api import CHECKOUTS as PLURAL
 from checkout_core.api import GROUP, VERSION
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
+from tests.waiting import eventually
 
 Body = dict[str, Any]
 FAST_RETRIES = {
@@ -73,14 +73,17 @@ def get(api: client.ApiClient, namespace: str, name: str) -> Body:
     )
 
 
+def phase(body: Body) -> str | None:
+    return cast(str | None, (body.get("status") or {}).get("phase"))
+
+
 def wait_finished(api: client.ApiClient, namespace: str, name: str, timeout: float = 60.0) -> Body:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = get(api, namespace, name)
-        if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{name} did not finish in {timeout}s: {body.get('status')}")
+    return eventually(
+        lambda: get(api, namespace, name),
+        f"{name} to finish",
+        until=lambda body: phase(body) in ("Succeeded", "Failed"),
+        timeout=timeout,
+    )
 
 
 def steps(body: Body) -> dict[str, Body]:

@@ -33,10 +33,12 @@ from tests.integration.checkouts import (
     emails_for,
     get,
     order_id,
+    phase,
     steps,
     wait_finished,
 )
 from tests.integration.relay import Relay
+from tests.waiting import eventually
 
 TRIGGERS = (GROUP, VERSION)
 
@@ -169,9 +171,9 @@ def test_dispatcher_killed_mid_burst_loses_nothing(
         orders = {f"burst-{n}": order_id() for n in range(15)}
         for name, order in orders.items():
             create(api, namespace, choreography(name, order, f"{name}@example.com", True, ["7.50"]))
-        deadline = time.monotonic() + 30
-        while sum(r.requests for r in slow.values()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        eventually(
+            lambda: sum(r.requests for r in slow.values()) >= 3, "3 deliveries", interval=0.02
+        )
         dispatcher.kill()
         done = [
             n
@@ -201,17 +203,13 @@ def test_functions_finish_while_the_operator_is_down_and_status_catches_up(
         operator = start_operator(urls={"confirmation": slow_mail.url})
         order = order_id()
         create(api, namespace, choreography("offline", order, "ada@example.com", True, ["4.00"]))
-        deadline = time.monotonic() + 30
         # Running means the projector has read order.placed back: it was published.
-        while (get(api, namespace, "offline").get("status") or {}).get("phase") != "Running":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        eventually(
+            lambda: phase(get(api, namespace, "offline")) == "Running", "Running", interval=0.01
+        )
         operator.stop()
         assert emails_for(functions, order) == []
-        deadline = time.monotonic() + 30
-        while not emails_for(functions, order):
-            assert time.monotonic() < deadline, "no email while the operator was down"
-            time.sleep(0.1)
+        eventually(lambda: emails_for(functions, order), "an email while the operator is down")
         assert get(api, namespace, "offline")["status"]["phase"] == "Running"
         start_operator(urls={"confirmation": slow_mail.url})
         body = wait_finished(api, namespace, "offline")
@@ -302,13 +300,14 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
         info = asyncio.run(_consumer(nats.url, name))
         return info.config.filter_subject if info else None
 
-    def eventually(expected: str | None) -> None:
-        deadline = time.monotonic() + 30
-        while (found := consumer_subject()) != expected:
-            assert time.monotonic() < deadline, f"consumer filter is {found}, not {expected}"
-            time.sleep(0.1)
+    def filtered(expected: str | None) -> None:
+        eventually(
+            consumer_subject,
+            f"the consumer's filter {expected}",
+            until=lambda found: found == expected,
+        )
 
-    eventually(broker.subject("com.example.shop.email.sent"))
+    filtered(broker.subject("com.example.shop.email.sent"))
     objects.patch_namespaced_custom_object(
         *TRIGGERS,
         namespace,
@@ -316,13 +315,14 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
         "audit",
         {"spec": {"filter": {"attributes": {"type": "com.example.shop.points.credited"}}}},
     )
-    eventually(broker.subject("com.example.shop.points.credited"))
-    deadline = time.monotonic() + 30
-    while (observed := trigger_status(api, namespace, "audit").get("observedGeneration")) != 2:
-        assert time.monotonic() < deadline, f"status observed generation {observed}, not 2"
-        time.sleep(0.1)
+    filtered(broker.subject("com.example.shop.points.credited"))
+    eventually(
+        lambda: trigger_status(api, namespace, "audit").get("observedGeneration"),
+        "the status to observe generation 2",
+        until=lambda observed: observed == 2,
+    )
     objects.delete_namespaced_custom_object(*TRIGGERS, namespace, "triggers", "audit")
-    eventually(None)
+    filtered(None)
 
 
 async def _stream_messages(url: str) -> int:
@@ -363,10 +363,10 @@ def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_fi
             stored = asyncio.run(_stream_messages(lossy.url))
             stranded = order_id()
             create(api, namespace, choreography("stranded", stranded, "b@example.com", True, ["2"]))
-            deadline = time.monotonic() + 30
-            while asyncio.run(_stream_messages(lossy.url)) <= stored:
-                assert time.monotonic() < deadline, "order.placed never reached the broker"
-                time.sleep(0.1)
+            eventually(
+                lambda: asyncio.run(_stream_messages(lossy.url)) > stored,
+                "order.placed to reach the broker",
+            )
             # ...and is lost with the broker's store: streams, consumers and events all gone.
             lossy.kill()
             shutil.rmtree(lossy.store)
@@ -397,10 +397,11 @@ def test_while_the_broker_is_away_a_guests_skipped_step_is_announced_once(
     # A broker address nothing answers: the checkout waits, retried every second by Kopf.
     start_operator(CHECKOUT_NATS_URL=f"nats://127.0.0.1:{free_port()}")
     create(api, namespace, choreography("waiting", order_id(), "bob@example.com", False, ["5"]))
-    deadline = time.monotonic() + 30
-    while not (get(api, namespace, "waiting").get("status") or {}).get("steps"):
-        assert time.monotonic() < deadline, "no status recorded while the broker is away"
-        time.sleep(0.2)
+    eventually(
+        lambda: (get(api, namespace, "waiting").get("status") or {}).get("steps"),
+        "a status recorded while the broker is away",
+        timeout=30,
+    )
     time.sleep(4)  # several of Kopf's retries
     body = get(api, namespace, "waiting")
     assert (body["status"]["phase"], steps(body)["rewards"]["phase"]) == ("Pending", "Skipped")

@@ -10,7 +10,6 @@ import ipaddress
 import json
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from checkout_devenv.cluster import NODE, STORAGE_CLASS, Cluster
 from checkout_devenv.environment import api_client
 from tests.conftest import REPO
 from tests.integration.conftest import fresh, namespaces
+from tests.waiting import eventually
 
 T = TypeVar("T")
 POD_NETWORK = ipaddress.ip_network("10.244.0.0/24")
@@ -43,20 +43,6 @@ def pinned() -> dict[str, str]:
 def plain(obj: object) -> Any:
     """A client model as the API's JSON: plain dicts and lists, camelCase keys."""
     return client.ApiClient().sanitize_for_serialization(obj)
-
-
-def eventually(
-    fetch: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float = 60
-) -> T:
-    """Poll `fetch` until `done` holds for what it returns; fail with the last thing seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"waited {timeout:g}s for {what}; last seen:\n{json.dumps(plain(value))}")
-        time.sleep(0.25)
 
 
 def condition(obj: dict[str, Any], kind: str) -> str | None:
@@ -143,8 +129,10 @@ def test_a_deployment_rolls_out_behind_its_service_and_is_collected(
 
     deployment = eventually(
         lambda: plain(apps.read_namespaced_deployment("web", workloads)),
-        lambda d: condition(d, "Available") == "True" and d["status"].get("availableReplicas") == 2,
         "Deployment web to be Available with 2 replicas",
+        until=lambda d: (
+            condition(d, "Available") == "True" and d["status"].get("availableReplicas") == 2
+        ),
     )
     assert deployment["status"]["readyReplicas"] == 2
     pods = plain(core.list_namespaced_pod(workloads, label_selector="app=web"))["items"]
@@ -169,7 +157,7 @@ def test_a_deployment_rolls_out_behind_its_service_and_is_collected(
             for address in endpoint["addresses"]
         }
 
-    eventually(addresses, lambda found: found == pod_ips, "the Service's endpoints to be the pods")
+    eventually(addresses, "the Service's endpoints to be the pods", until=lambda f: f == pod_ips)
 
     # The garbage collector takes the ReplicaSet and its pods with the Deployment.
     apps.delete_namespaced_deployment("web", workloads, propagation_policy="Background")
@@ -178,8 +166,8 @@ def test_a_deployment_rolls_out_behind_its_service_and_is_collected(
             plain(core.list_namespaced_pod(workloads, label_selector="app=web"))["items"]
             + plain(apps.list_namespaced_replica_set(workloads, label_selector="app=web"))["items"]
         ),
-        lambda left: left == [],
         "the ReplicaSet and pods of the deleted Deployment to be collected",
+        until=lambda left: left == [],
     )
 
 
@@ -236,8 +224,8 @@ def test_a_statefulset_and_a_plain_claim_get_volumes(
 
     eventually(
         lambda: plain(apps.read_namespaced_stateful_set("db", workloads)),
-        lambda s: s["status"].get("readyReplicas") == 1,
         "StatefulSet db to have its replica ready",
+        until=lambda s: s["status"].get("readyReplicas") == 1,
     )
     pod = plain(core.read_namespaced_pod("db-0", workloads))
     assert (pod["spec"]["nodeName"], pod["status"]["phase"]) == (NODE, "Running")
@@ -249,8 +237,8 @@ def test_a_statefulset_and_a_plain_claim_get_volumes(
     for name in ("data-db-0", "scratch"):
         bound = eventually(
             functools.partial(claim, name),
-            lambda c: c["status"].get("phase") == "Bound",
             f"claim {name} to be Bound",
+            until=lambda c: c["status"].get("phase") == "Bound",
         )
         assert bound["spec"]["storageClassName"] == STORAGE_CLASS
         volume = plain(core.read_persistent_volume(bound["spec"]["volumeName"]))
@@ -286,8 +274,8 @@ def test_a_job_runs_to_completion(
     )
     job = eventually(
         lambda: plain(batch.read_namespaced_job("once", workloads)),
-        lambda j: condition(j, "Complete") == "True",
         "Job once to complete",
+        until=lambda j: condition(j, "Complete") == "True",
     )
     assert job["status"]["succeeded"] == 1
     assert not job["status"].get("failed")

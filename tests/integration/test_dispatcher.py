@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import shutil
 import threading
 import time
@@ -36,6 +37,8 @@ from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from tests.integration.local_http import LocalHttpServer
 from tests.integration.relay import Relay
+from tests.metrics import sample
+from tests.waiting import eventually
 
 T = TypeVar("T")
 Body = dict[str, Any]
@@ -117,19 +120,8 @@ def bus(nats: NatsServer) -> Iterator[Bus]:
     connected.close()
 
 
-def eventually(
-    condition: Callable[[], bool], what: str, timeout: float = 60.0, logs: str = ""
-) -> None:
-    """Poll until `condition` holds. A broker that is restarting counts as "not yet"."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except (NatsError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"not true after {timeout:.0f}s: {what}\n{logs}")
+waiting = functools.partial(eventually, tolerate=(NatsError, TimeoutError))
+"""Waiting while the broker may be restarting: its errors count as "not yet"."""
 
 
 # --- subscribers ---------------------------------------------------------------------------------
@@ -363,17 +355,6 @@ def pings(namespace: str, count: int, **extensions: str) -> list[CloudEvent]:
     ]
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    """One sample of the Prometheus text format; 0 when absent."""
-    for line in text.splitlines():
-        series, _, value = line.rpartition(" ")
-        found, _, rest = series.partition("{")
-        pairs = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if p)
-        if found == name and {k: v.strip('"') for k, v in pairs.items()} == labels:
-            return float(value)
-    return 0.0
-
-
 # --- delivery ------------------------------------------------------------------------------------
 
 
@@ -387,8 +368,8 @@ def test_delivers_in_binary_mode_and_publishes_the_replies(
         for event in sent:
             bus.publish(event)
         subject = broker.subject(PONG)
-        eventually(lambda: len(bus.messages(subject)) == 5, "5 replies", logs=logs(dispatcher))
-        eventually(lambda: bus.settled(trigger.consumer), "all acknowledged")
+        waiting(lambda: len(bus.messages(subject)) == 5, "5 replies", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "all acknowledged")
 
         assert sorted(sink.ids()) == sorted(e.get_id() for e in sent)
         for received, headers, _ in sink.received:
@@ -411,13 +392,13 @@ def test_delivers_in_binary_mode_and_publishes_the_replies(
 
         text = dispatcher.metrics()
         assert (
-            metric(
+            sample(
                 text, "checkout_dispatcher_events_total", trigger=trigger.key, outcome="delivered"
             )
             == 5
         )
-        assert metric(text, "checkout_dispatcher_replies_total", trigger=trigger.key) == 5
-        assert metric(text, "checkout_dispatcher_workers") == 1
+        assert sample(text, "checkout_dispatcher_replies_total", trigger=trigger.key) == 5
+        assert sample(text, "checkout_dispatcher_workers") == 1
         assert dispatcher.ready()
 
 
@@ -429,8 +410,8 @@ def test_a_2xx_without_an_event_is_delivered_with_nothing_to_publish(
         dispatcher = start_dispatcher()
         for event in pings(namespace, 3):
             bus.publish(event)
-        eventually(lambda: len(sink.ids()) == 3, "3 deliveries", logs=logs(dispatcher))
-        eventually(lambda: bus.settled(trigger.consumer), "all acknowledged")
+        waiting(lambda: len(sink.ids()) == 3, "3 deliveries", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "all acknowledged")
         assert bus.messages(broker.subject(PONG)) == []
         assert len(sink.ids()) == 3
 
@@ -448,13 +429,13 @@ def test_filters_on_an_extension_attribute(
         unmarked = pings(namespace, 2)
         for event in [*guests, *members, *unmarked]:
             bus.publish(event)
-        eventually(lambda: bus.settled(trigger.consumer), "all 8 taken", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "all 8 taken", logs=logs(dispatcher))
         # Settled means every event was handled: the 5 that do not match were acknowledged
         # without delivery.
         assert sorted(sink.ids()) == sorted(e.get_id() for e in members)
-        eventually(lambda: len(bus.messages(broker.subject(PONG))) == 3, "3 replies")
+        waiting(lambda: len(bus.messages(broker.subject(PONG))) == 3, "3 replies")
         assert (
-            metric(
+            sample(
                 dispatcher.metrics(),
                 "checkout_dispatcher_events_total",
                 trigger=trigger.key,
@@ -476,8 +457,8 @@ def test_retries_with_backoff_until_the_subscriber_recovers(
         (event,) = pings(namespace, 1)
         bus.publish(event)
         subject = broker.subject(PONG)
-        eventually(lambda: len(bus.messages(subject)) == 1, "the reply", logs=logs(dispatcher))
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: len(bus.messages(subject)) == 1, "the reply", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
 
         times = sink.times(event.get_id())
         assert len(times) == 3
@@ -492,7 +473,7 @@ def test_retries_with_backoff_until_the_subscriber_recovers(
         assert bus.messages(f"{broker.DEAD_LETTER_PREFIX}.>", broker.DEAD_LETTER_STREAM) == []
         text = dispatcher.metrics()
         assert (
-            metric(text, "checkout_dispatcher_events_total", trigger=trigger.key, outcome="retried")
+            sample(text, "checkout_dispatcher_events_total", trigger=trigger.key, outcome="retried")
             == 2
         )
 
@@ -520,8 +501,8 @@ def test_events_handed_back_unattempted_spend_none_of_the_budget(
         bus.run(_hand_back(bus.js, trigger.consumer, times=4))
         dispatcher = start_dispatcher()
         subject = broker.subject(PONG)
-        eventually(lambda: len(bus.messages(subject)) == 1, "the reply", logs=logs(dispatcher))
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: len(bus.messages(subject)) == 1, "the reply", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
 
         assert sink.ids() == [event.get_id()] * 3
         (reply,) = bus.messages(subject)
@@ -541,12 +522,12 @@ def test_exhausted_retries_go_to_the_dead_letter_stream_with_the_failed_event(
         (event,) = pings(namespace, 1)
         bus.publish(event)
         dead = broker.dead_letter_subject(namespace, "ping")
-        eventually(
+        waiting(
             lambda: len(bus.messages(dead, broker.DEAD_LETTER_STREAM)) == 1,
             "the dead letter",
             logs=logs(dispatcher),
         )
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
         assert sink.ids() == [event.get_id()] * 3
 
         (message,) = bus.messages(dead, broker.DEAD_LETTER_STREAM)
@@ -585,12 +566,12 @@ def test_a_refusal_is_dead_lettered_without_retries(
         dispatcher = start_dispatcher()
         (event,) = pings(namespace, 1)
         bus.publish(event)
-        eventually(
+        waiting(
             lambda: len(bus.messages(broker.subject(PING_FAILED))) == 1,
             "the failed event",
             logs=logs(dispatcher),
         )
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
         assert sink.ids() == [event.get_id()]
         (letter,) = bus.events(
             broker.dead_letter_subject(namespace, "ping"), broker.DEAD_LETTER_STREAM
@@ -621,8 +602,8 @@ def test_dead_letters_go_to_the_sink_when_the_trigger_has_one(
         dispatcher = start_dispatcher()
         (event,) = pings(namespace, 1)
         bus.publish(event)
-        eventually(lambda: len(dead_letters.ids()) == 2, "dead letter taken", logs=logs(dispatcher))
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: len(dead_letters.ids()) == 2, "dead letter taken", logs=logs(dispatcher))
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
 
         letter, headers, _ = dead_letters.received[-1]
         assert letter.get_id() == event.get_id()
@@ -633,7 +614,7 @@ def test_dead_letters_go_to_the_sink_when_the_trigger_has_one(
         assert letter.get_data() == {"n": 0}
         # Not also in the broker's dead-letter stream; the failed event is published once.
         assert bus.messages(f"{broker.DEAD_LETTER_PREFIX}.>", broker.DEAD_LETTER_STREAM) == []
-        eventually(lambda: len(bus.messages(broker.subject(PING_FAILED))) == 1, "failed event")
+        waiting(lambda: len(bus.messages(broker.subject(PING_FAILED))) == 1, "failed event")
         # Two attempts (retry 1) before the first dead letter; the sink's 503 brought the
         # event back once more.
         assert subscriber.ids().count(event.get_id()) >= 2
@@ -647,12 +628,12 @@ def test_a_message_that_is_not_a_cloudevent_is_dead_lettered_at_once(
         dispatcher = start_dispatcher()
         bus.publish_raw(broker.subject(PING), b"\x00garbage", {"ce-type": PING})
         dead = broker.dead_letter_subject(namespace, "ping")
-        eventually(
+        waiting(
             lambda: len(bus.messages(dead, broker.DEAD_LETTER_STREAM)) == 1,
             "the dead letter",
             logs=logs(dispatcher),
         )
-        eventually(lambda: bus.settled(trigger.consumer), "acknowledged")
+        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
         (message,) = bus.messages(dead, broker.DEAD_LETTER_STREAM)
         assert message.data == b"\x00garbage"
         assert message.headers is not None
@@ -672,7 +653,7 @@ def test_serves_a_trigger_only_while_it_is_ready_and_follows_its_changes(
         dispatcher = start_dispatcher()
         (early,) = pings(namespace, 1)
         bus.publish(early)
-        eventually(
+        waiting(
             lambda: "not Ready" in dispatcher.log_tail(),
             "the dispatcher saw the Trigger and left it alone",
             logs=logs(dispatcher),
@@ -681,11 +662,11 @@ def test_serves_a_trigger_only_while_it_is_ready_and_follows_its_changes(
         assert bus.consumer(trigger.consumer).num_pending == 1
 
         operator.mark_ready("ping")
-        eventually(lambda: first.ids() == [early.get_id()], "delivered once Ready")
+        waiting(lambda: first.ids() == [early.get_id()], "delivered once Ready")
 
         # A new generation: the subscriber changes, and the worker with it.
         operator.change("ping", {"subscriber": {"uri": second.url}})
-        eventually(
+        waiting(
             lambda: 'generation": 2' in dispatcher.log_tail(),
             "restarted for generation 2",
             logs=logs(dispatcher),
@@ -693,12 +674,12 @@ def test_serves_a_trigger_only_while_it_is_ready_and_follows_its_changes(
         later = pings(namespace, 3)
         for event in later:
             bus.publish(event)
-        eventually(lambda: len(second.ids()) == 3, "delivered to the new subscriber")
+        waiting(lambda: len(second.ids()) == 3, "delivered to the new subscriber")
         assert first.ids() == [early.get_id()]
 
         # Deleted: the worker stops; events wait in the consumer (the operator deletes it).
         operator.delete("ping")
-        eventually(
+        waiting(
             lambda: (
                 dispatcher.log_tail(200).count('"worker stopped"')
                 == dispatcher.log_tail(200).count('"worker started"')
@@ -706,11 +687,11 @@ def test_serves_a_trigger_only_while_it_is_ready_and_follows_its_changes(
             "worker stopped",
             logs=logs(dispatcher),
         )
-        assert metric(dispatcher.metrics(), "checkout_dispatcher_workers") == 0
+        assert sample(dispatcher.metrics(), "checkout_dispatcher_workers") == 0
         (orphan,) = pings(namespace, 1)
         bus.publish(orphan)
         # Stored in the consumer, held by no one.
-        eventually(lambda: bus.consumer(trigger.consumer).num_pending == 1, "event stored")
+        waiting(lambda: bus.consumer(trigger.consumer).num_pending == 1, "event stored")
         assert bus.consumer(trigger.consumer).num_ack_pending == 0
         assert orphan.get_id() not in first.ids() + second.ids()
 
@@ -720,7 +701,7 @@ def test_sees_new_triggers_after_its_watch_is_renewed(
 ) -> None:
     with Sink() as sink:
         dispatcher = start_dispatcher(DISPATCHER_WATCH_TIMEOUT="1", DISPATCHER_LOG_LEVEL="DEBUG")
-        eventually(
+        waiting(
             lambda: dispatcher.log_tail(400).count("watch renewed") >= 2,
             "the watch expired and was renewed twice",
             logs=logs(dispatcher),
@@ -728,7 +709,7 @@ def test_sees_new_triggers_after_its_watch_is_renewed(
         operator.create(trigger_body("ping", sink.url))
         (event,) = pings(namespace, 1)
         bus.publish(event)
-        eventually(lambda: sink.ids() == [event.get_id()], "delivered", logs=logs(dispatcher))
+        waiting(lambda: sink.ids() == [event.get_id()], "delivered", logs=logs(dispatcher))
 
 
 def test_two_replicas_share_one_consumer(
@@ -738,20 +719,20 @@ def test_two_replicas_share_one_consumer(
         trigger = operator.create(trigger_body("ping", sink.url))
         replicas = [start_dispatcher(DISPATCHER_CONCURRENCY="2") for _ in range(2)]
         for replica in replicas:
-            eventually(
-                lambda r=replica: metric(r.metrics(), "checkout_dispatcher_workers") == 1,  # type: ignore[misc]
+            waiting(
+                lambda r=replica: sample(r.metrics(), "checkout_dispatcher_workers") == 1,  # type: ignore[misc]
                 f"{replica.name} serves the Trigger",
             )
         sent = pings(namespace, 40)
         for event in sent:
             bus.publish(event)
         subject = broker.subject(PONG)
-        eventually(lambda: len(bus.messages(subject)) == 40, "40 replies", logs=logs(*replicas))
-        eventually(lambda: bus.settled(trigger.consumer), "all acknowledged")
+        waiting(lambda: len(bus.messages(subject)) == 40, "40 replies", logs=logs(*replicas))
+        waiting(lambda: bus.settled(trigger.consumer), "all acknowledged")
 
         assert sorted(sink.ids()) == sorted(e.get_id() for e in sent)  # each exactly once
         shares = [
-            metric(
+            sample(
                 r.metrics(),
                 "checkout_dispatcher_events_total",
                 trigger=trigger.key,
@@ -781,13 +762,13 @@ def assert_each_delivered_and_replied_once(
     bus: Bus, trigger: Trigger, sink: Sink, sent: list[CloudEvent], *processes: DispatcherProcess
 ) -> None:
     subject = broker.subject(PONG)
-    eventually(
+    waiting(
         lambda: len(bus.messages(subject)) >= len(sent),
         f"{len(sent)} replies",
         timeout=90,
         logs=logs(*processes),
     )
-    eventually(lambda: bus.settled(trigger.consumer), "all acknowledged", logs=logs(*processes))
+    waiting(lambda: bus.settled(trigger.consumer), "all acknowledged", logs=logs(*processes))
     seen = Counter(sink.ids())
     assert set(seen) == {e.get_id() for e in sent}  # every event delivered at least once
     replies = [m.headers["ce-id"] for m in bus.messages(subject) if m.headers]
@@ -801,7 +782,7 @@ def test_a_dispatcher_killed_mid_burst_loses_nothing(
     with Sink(delay=0.2) as sink:
         dispatcher = start_dispatcher(DISPATCHER_CONCURRENCY="4")
         trigger, sent = burst(operator, bus, namespace, sink)
-        eventually(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
+        waiting(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
         dispatcher.kill()
         assert len(set(sink.ids())) < len(sent), "the kill came after the burst"
         dispatcher.start()
@@ -818,7 +799,7 @@ def test_a_broker_restart_mid_burst_loses_nothing_and_duplicates_no_reply(
     with Sink(delay=0.2) as sink:
         dispatcher = start_dispatcher(DISPATCHER_CONCURRENCY="4")
         trigger, sent = burst(operator, bus, namespace, sink)
-        eventually(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
+        waiting(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
         nats.kill()
         assert len(set(sink.ids())) < len(sent), "the restart came after the burst"
         nats.start()  # same port, same store
@@ -838,7 +819,7 @@ def test_a_broker_back_with_an_empty_store_is_served_once_the_consumer_is_made_a
         dispatcher = start_dispatcher()
         first, second = pings(namespace, 2)
         bus.publish(first)
-        eventually(lambda: sink.ids() == [first.get_id()], "delivered", logs=logs(dispatcher))
+        waiting(lambda: sink.ids() == [first.get_id()], "delivered", logs=logs(dispatcher))
         nats.kill()
         shutil.rmtree(nats.store)  # streams, consumers and events: all gone
         nats.start()
@@ -849,9 +830,9 @@ def test_a_broker_back_with_an_empty_store_is_served_once_the_consumer_is_made_a
             bus.run(broker.ensure_consumer(bus.js, config))
             return True
 
-        eventually(made_again, "streams and consumer made again")
+        waiting(made_again, "streams and consumer made again")
         bus.publish(second)
-        eventually(
+        waiting(
             lambda: sink.ids() == [first.get_id(), second.get_id()],
             "delivered after the loss",
             timeout=30,
@@ -912,7 +893,7 @@ def test_real_functions_send_one_email_per_order_across_a_dispatcher_kill(
             subjects = [str(m["Subject"]) for m in functions.smtp.messages()]
             return Counter(o for o in orders for s in subjects if o in s)
 
-        eventually(lambda: sum(emails().values()) >= 2, "the first emails", logs=logs(dispatcher))
+        waiting(lambda: sum(emails().values()) >= 2, "the first emails", logs=logs(dispatcher))
         dispatcher.kill()
         assert sum(emails().values()) < len(orders), "the kill came after the last email"
         dispatcher.start()
@@ -927,14 +908,14 @@ def test_real_functions_send_one_email_per_order_across_a_dispatcher_kill(
             return {str(e.get_subject()) for e in bus.events(broker.subject(event_type))}
 
         for event_type, order_ids in expected.items():
-            eventually(
+            waiting(
                 lambda t=event_type, ids=order_ids: replied(t) >= ids,  # type: ignore[misc]
                 f"{event_type} for every order",
                 timeout=90,
                 logs=logs(dispatcher),
             )
         for step in STEPS:
-            eventually(
+            waiting(
                 lambda s=step: bus.settled(broker.consumer_name(namespace, s.name)),  # type: ignore[misc]
                 f"{step.name} acknowledged",
             )

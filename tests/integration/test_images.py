@@ -182,6 +182,18 @@ def test_each_image_is_configured_to_run_as_a_non_root_user(
     assert result.stdout.strip() == USER
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_images_carry_no_development_harness(images: dict[str, str], target: str) -> None:
+    probe = (
+        "import importlib.util, shutil; "
+        "print([m for m in ('checkout_devenv', 'cryptography', 'pytest') "
+        "if importlib.util.find_spec(m)], shutil.which('checkout-devenv'))"
+    )
+    result = docker("run", "--rm", "--entrypoint=python3", images[target], "-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] None"
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_a_function_serves_health_read_only_and_unprivileged(fleet: Fleet, function: str) -> None:
     # No DATABASE_URL: the default SQLite file, in the working directory, must be writable.

@@ -23,10 +23,12 @@ from tests.integration.checkouts import (
     emails_for,
     get,
     order_id,
+    phase,
     steps,
     wait_finished,
 )
 from tests.integration.relay import Relay
+from tests.waiting import eventually
 
 StartOperator = Callable[..., OperatorProcess]
 
@@ -172,12 +174,12 @@ def test_operator_killed_mid_batch_finishes_after_restart_without_repeating_work
         orders = {f"batch-{n}": order_id() for n in range(12)}
         for name, order in orders.items():
             create(api, namespace, checkout(name, order, f"{name}@example.com", True, ["9.99"]))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            phases = [(get(api, namespace, n).get("status") or {}).get("phase") for n in orders]
-            if "Running" in phases:
-                break
-            time.sleep(0.05)
+        phases = eventually(
+            lambda: [phase(get(api, namespace, n)) for n in orders],
+            "a checkout Running",
+            until=lambda found: "Running" in found,
+            interval=0.05,
+        )
         operator.kill()
         assert phases.count("Succeeded") < len(orders), "killed too late to test anything"
         start_operator(urls=urls)
