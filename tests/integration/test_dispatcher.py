@@ -28,13 +28,14 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from checkout_core import api as shop_api
-from checkout_core import binding, broker, events, triggers
+from checkout_core import binding, broker, events
 from checkout_core.steps import STEPS
 from checkout_core.triggers import Trigger
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
+from checkout_operator.triggers import status as trigger_status
 from tests.integration.local_http import LocalHttpServer
 from tests.integration.relay import Relay
 from tests.metrics import sample
@@ -252,25 +253,8 @@ class Operator:
         )
 
     def mark_ready(self, name: str) -> None:
-        body = self.get(name)
-        generation, spec = body["metadata"]["generation"], body["spec"]
-        sink = spec.get("delivery", {}).get("deadLetterSink")
-        status = {
-            "observedGeneration": generation,
-            # Resolved from the spec of this generation, as the operator does.
-            "subscriberUri": triggers.resolve(spec["subscriber"], self.namespace, "subscriber"),
-            "deadLetterSinkUri": triggers.resolve(sink, self.namespace, "sink") if sink else "",
-            "consumer": broker.consumer_name(self.namespace, name),
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "ConsumerReady",
-                    "lastTransitionTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "observedGeneration": generation,
-                }
-            ],
-        }
+        # The status the operator writes once the Trigger's consumer exists.
+        status = trigger_status(self.get(name), consumer_error=None, now=datetime.now(UTC))
         self.objects.patch_namespaced_custom_object_status(
             shop_api.GROUP,
             shop_api.VERSION,
