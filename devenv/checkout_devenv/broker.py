@@ -6,14 +6,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from checkout_devenv.processes import Process, Service, answers_ok, free_port
+from checkout_devenv.processes import Process, ProcessService, answers_ok, free_port
 
 
 class BrokerError(RuntimeError):
     """nats-server is not installed."""
 
 
-class NatsServer(Service):
+class NatsServer(ProcessService):
     """nats-server -js. The ports are chosen once, so a restarted server is found where it was."""
 
     def __init__(self, workdir: Path) -> None:
@@ -42,12 +42,3 @@ class NatsServer(Service):
         self.process.start()
         health = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
         self.process.wait_ready(lambda: answers_ok(health), timeout)
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    def running(self) -> bool:
-        return self.process.running()

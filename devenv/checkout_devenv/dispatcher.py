@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checkout_devenv.processes import Process, free_port
+from checkout_devenv.processes import Process, ProcessService, free_port
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -20,7 +20,7 @@ def _get(url: str) -> tuple[int, bytes]:
         return 0, b""
 
 
-class DispatcherProcess:
+class DispatcherProcess(ProcessService):
     """`checkout-dispatcher` against the cluster of `kubeconfig` and the broker at `nats_url`,
     serving the Triggers of `namespaces` (all when empty), with `env` on top of ours (see
     checkout_dispatcher.settings). The port is chosen once, so it stays across restarts."""
@@ -70,16 +70,3 @@ class DispatcherProcess:
     def metrics(self) -> str:
         """The Prometheus exposition; empty when the process does not answer."""
         return _get(f"{self.url}metrics")[1].decode()
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def kill(self) -> None:
-        """SIGKILL, as a crashing pod would get."""
-        self.process.kill()
-
-    def running(self) -> bool:
-        return self.process.running()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self.process.log_tail(lines)

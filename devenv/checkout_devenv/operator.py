@@ -8,10 +8,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checkout_devenv.processes import Process, answers_ok, free_port
+from checkout_devenv.processes import Process, ProcessService, answers_ok, free_port
 
 
-class OperatorProcess:
+class OperatorProcess(ProcessService):
     """`checkout-operator` against the cluster of `kubeconfig`, with `env` on top of ours."""
 
     def __init__(
@@ -31,12 +31,3 @@ class OperatorProcess:
     def start(self, timeout: float = 60.0) -> None:
         self.process.start()
         self.process.wait_ready(lambda: answers_ok(self.liveness), timeout)
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self.process.log_tail(lines)

@@ -165,3 +165,22 @@ class Service:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ProcessService(Service):
+    """A Service that is one Process: stopped, killed and asked after through it."""
+
+    process: Process
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash (or a pod's OOM kill) would get."""
+        self.process.kill()
+
+    def running(self) -> bool:
+        return self.process.running()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return self.process.log_tail(lines)

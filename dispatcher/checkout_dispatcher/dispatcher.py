@@ -7,35 +7,20 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
-from nats.js import JetStreamContext
-
 from checkout_core.triggers import InvalidTrigger, Trigger
 from checkout_dispatcher import lifecycle
-from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.lifecycle import Action, Change, Changed, Deleted, Listed
 from checkout_dispatcher.logs import LOGGER
-from checkout_dispatcher.metrics import Metrics
-from checkout_dispatcher.settings import Settings
+from checkout_dispatcher.resources import Resources
 from checkout_dispatcher.worker import Worker
 
 log = logging.getLogger(LOGGER)
 
 
 class Dispatcher:
-    def __init__(
-        self,
-        js: JetStreamContext,
-        http: aiohttp.ClientSession,
-        settings: Settings,
-        metrics: Metrics,
-        attempts: Attempts,
-    ) -> None:
-        self.js = js
-        self.http = http
-        self.settings = settings
-        self.metrics = metrics
-        self.attempts = attempts
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+        self.metrics = resources.metrics
         self.workers: dict[str, Worker] = {}
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -72,7 +57,7 @@ class Dispatcher:
             self._stopping.add(task)
             task.add_done_callback(self._stopping.discard)
         if desired is not None:
-            worker = Worker(desired, self.js, self.http, self.settings, self.metrics, self.attempts)
+            worker = Worker(desired, self.resources)
             self.workers[key] = worker
             worker.start()
         self.metrics.workers.set(len(self.workers))

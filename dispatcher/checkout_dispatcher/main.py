@@ -22,6 +22,7 @@ from checkout_dispatcher.dispatcher import Dispatcher
 from checkout_dispatcher.lifecycle import Change
 from checkout_dispatcher.logs import LOGGER
 from checkout_dispatcher.metrics import Metrics
+from checkout_dispatcher.resources import Resources
 from checkout_dispatcher.settings import Settings, SettingsError
 from checkout_dispatcher.watch import TriggerWatch, configuration
 
@@ -80,7 +81,7 @@ async def run(settings: Settings) -> None:
         if attempts is None:
             return
         async with delivery.session() as http:
-            dispatcher = Dispatcher(js, http, settings, metrics, attempts)
+            dispatcher = Dispatcher(Resources(js, http, settings, metrics, attempts))
             for w in watches:
                 w.start()
             consumer = asyncio.create_task(_consume(changes, dispatcher))

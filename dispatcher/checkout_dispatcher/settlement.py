@@ -10,20 +10,17 @@ import dataclasses
 import logging
 from typing import Any
 
-import aiohttp
 import nats.errors
 from cloudevents.core.base import BaseCloudEvent
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 
 from checkout_core import answers, binding, broker, delivery
 from checkout_core.answers import Attempt
 from checkout_core.triggers import Trigger
 from checkout_dispatcher import outbound, outcomes
-from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.logs import LOGGER
-from checkout_dispatcher.metrics import Metrics
 from checkout_dispatcher.outcomes import Acknowledge, GiveUp, Retry
+from checkout_dispatcher.resources import Resources
 
 log = logging.getLogger(LOGGER)
 
@@ -48,19 +45,12 @@ class NotHandled(Exception):
 class Settlement:
     """Settles the events of one Trigger."""
 
-    def __init__(
-        self,
-        trigger: Trigger,
-        js: JetStreamContext,
-        http: aiohttp.ClientSession,
-        metrics: Metrics,
-        attempts: Attempts,
-    ) -> None:
+    def __init__(self, trigger: Trigger, resources: Resources) -> None:
         self.trigger = trigger
-        self.js = js
-        self.http = http
-        self.metrics = metrics
-        self.attempts = attempts
+        self.js = resources.js
+        self.http = resources.http
+        self.metrics = resources.metrics
+        self.attempts = resources.attempts
 
     async def settle(self, message: Msg, context: dict[str, Any]) -> str:
         """Deliver one event and settle it with the broker; returns the outcome's name.

@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
 import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -19,10 +18,8 @@ from nats.js.errors import NotFoundError
 
 from checkout_core import broker
 from checkout_core.triggers import Trigger
-from checkout_dispatcher.attempts import Attempts
 from checkout_dispatcher.logs import LOGGER
-from checkout_dispatcher.metrics import Metrics
-from checkout_dispatcher.settings import Settings
+from checkout_dispatcher.resources import Resources
 from checkout_dispatcher.settlement import NotHandled, Settlement
 
 log = logging.getLogger(LOGGER)
@@ -35,21 +32,12 @@ class Worker:
     """Delivers one Trigger's events until stopped. The Trigger is fixed: a changed Trigger gets
     a new worker."""
 
-    def __init__(
-        self,
-        trigger: Trigger,
-        js: JetStreamContext,
-        http: aiohttp.ClientSession,
-        settings: Settings,
-        metrics: Metrics,
-        attempts: Attempts,
-    ) -> None:
+    def __init__(self, trigger: Trigger, resources: Resources) -> None:
         self.trigger = trigger
-        self._settlement = Settlement(trigger, js, http, metrics, attempts)
-        self.js = js
-        self.http = http
-        self.settings = settings
-        self.metrics = metrics
+        self._settlement = Settlement(trigger, resources)
+        self.js = resources.js
+        self.settings = resources.settings
+        self.metrics = resources.metrics
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
