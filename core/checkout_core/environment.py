@@ -4,7 +4,7 @@ wrong with its value. Unset or empty variables keep their defaults."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 TRUE = ("true", "1", "yes")
 FALSE = ("false", "0", "no")
@@ -58,6 +58,24 @@ class Environment:
             raise SettingsError(f"{name}={self.raw(name)!r} is not a whole number")
         return int(value)
 
+    def seconds(self, name: str, default: float) -> float:
+        """A duration in seconds, more than 0."""
+        value = self.number(name, default)
+        if not value > 0:
+            raise SettingsError(f"{name}={self.raw(name)!r} must be more than 0 seconds")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        raw = self.raw(name)
+        if raw and not raw.isdigit():
+            # Kubernetes injects e.g. SMTP_PORT=tcp://10.0.0.7:25 for a Service named `smtp`
+            # when service links are on; say so rather than fail obscurely.
+            raise SettingsError(
+                f"{name}={raw!r} is not a port number (a Service link variable? set "
+                "enableServiceLinks: false)"
+            )
+        return self.integer(name, default, minimum=1, maximum=65535)
+
     def flag(self, name: str, default: bool) -> bool:
         """true/1/yes or false/0/no, any case."""
         raw = self.raw(name).lower()
@@ -69,20 +87,23 @@ class Environment:
             return False
         raise SettingsError(f"{name}={raw!r} is not true or false")
 
-    def choice(self, name: str, default: str, options: Iterable[str]) -> str:
-        """One of `options`, compared as given (callers normalise case first if they wish)."""
+    def choice(
+        self,
+        name: str,
+        default: str,
+        options: Iterable[str],
+        normalise: Callable[[str], str] = str,
+    ) -> str:
+        """One of `options`, after `normalise` (str.lower: any case)."""
         allowed = tuple(options)
-        value = self.raw(name) or default
+        value = normalise(self.raw(name) or default)
         if value not in allowed:
             raise SettingsError(f"{name}={value!r} is not {' or '.join(allowed)}")
         return value
 
     def log_level(self, name: str, default: str = "INFO") -> str:
         """DEBUG, INFO, WARNING or ERROR, any case."""
-        value = (self.raw(name) or default).upper()
-        if value not in LOG_LEVELS:
-            raise SettingsError(f"{name}={value!r} is not DEBUG, INFO, WARNING or ERROR")
-        return value
+        return self.choice(name, default, LOG_LEVELS, normalise=str.upper)
 
     def items(self, name: str) -> tuple[str, ...]:
         """A comma-separated list, blanks dropped."""

@@ -13,6 +13,10 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 PRICE = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,2})?$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters (Unicode's Cc: C0, DEL, C1) and the two Unicode line separators: none has
+a place in a single line of text, and in an email header a line break is an error (or worse, a
+header of the sender's choosing). The CRD refuses the same."""
 MAX_ITEMS = 100
 MAX_QUANTITY = 1000
 
@@ -109,19 +113,19 @@ class Order:
         return cls(
             id=_string(order, "id", "order", ORDER_ID),
             customer=Customer(
-                name=_string(customer, "name", "order.customer"),
-                email=_string(customer, "email", "order.customer", EMAIL),
+                name=_string(customer, "name", "order.customer", longest=200),
+                email=_string(customer, "email", "order.customer", EMAIL, longest=254),
                 rewards_member=rewards,
             ),
             currency=_string(order, "currency", "order", CURRENCY, default="USD"),
             items=tuple(_item(raw, f"order.items[{n}]") for n, raw in enumerate(raw_items)),
             shipping_address=Address(
-                line1=_string(address, "line1", "order.shippingAddress"),
-                city=_string(address, "city", "order.shippingAddress"),
-                postal_code=_string(address, "postalCode", "order.shippingAddress"),
+                line1=_string(address, "line1", "order.shippingAddress", longest=200),
+                city=_string(address, "city", "order.shippingAddress", longest=100),
+                postal_code=_string(address, "postalCode", "order.shippingAddress", longest=20),
                 country=_string(address, "country", "order.shippingAddress", COUNTRY),
-                line2=_string(address, "line2", "order.shippingAddress", default=""),
-                region=_string(address, "region", "order.shippingAddress", default=""),
+                line2=_string(address, "line2", "order.shippingAddress", default="", longest=200),
+                region=_string(address, "region", "order.shippingAddress", default="", longest=100),
             ),
         )
 
@@ -138,7 +142,11 @@ def _string(
     path: str,
     pattern: re.Pattern[str] | None = None,
     default: str | None = None,
+    longest: int | None = None,
 ) -> str:
+    """The string at `parent[key]`, checked as the CRD checks it: present (unless it has a
+    default), not empty when required, at most `longest` characters, free of control characters,
+    matching `pattern`."""
     value = parent.get(key, default)
     if value is None:
         raise InvalidOrder(f"{path}.{key}: required")
@@ -146,9 +154,26 @@ def _string(
         raise InvalidOrder(f"{path}.{key}: must be a string")
     if default is None and not value:
         raise InvalidOrder(f"{path}.{key}: must not be empty")
+    if longest is not None and len(value) > longest:
+        raise InvalidOrder(f"{path}.{key}: must be at most {longest} characters, got {len(value)}")
+    if CONTROL.search(value):
+        raise InvalidOrder(
+            f"{path}.{key}: must not contain control characters (line breaks, tabs and the like)"
+        )
+    if not _encodable(value):
+        # JSON can carry half of a UTF-16 surrogate pair; no text encoding can write it.
+        raise InvalidOrder(f"{path}.{key}: is not valid Unicode text (a lone surrogate)")
     if pattern is not None and not pattern.fullmatch(value):
         raise InvalidOrder(f"{path}.{key}: {value!r} does not match {pattern.pattern}")
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _item(raw: object, path: str) -> Item:
@@ -160,7 +185,7 @@ def _item(raw: object, path: str) -> Item:
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidOrder(f"{path}.quantity: must be 1 to {MAX_QUANTITY}, got {quantity}")
     return Item(
-        sku=_string(item, "sku", path),
+        sku=_string(item, "sku", path, longest=64),
         quantity=quantity,
         unit_price=Decimal(_string(item, "unitPrice", path, PRICE)),
     )

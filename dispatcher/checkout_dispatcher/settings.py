@@ -64,7 +64,7 @@ class Settings:
                 "DISPATCHER_WATCH_TIMEOUT", defaults.watch_timeout, minimum=1
             ),
             host=env.text("DISPATCHER_HOST", defaults.host),
-            port=env.integer("DISPATCHER_PORT", defaults.port, minimum=1, maximum=65535),
+            port=env.port("DISPATCHER_PORT", defaults.port),
             kubeconfig=env.raw("KUBECONFIG"),
             name=env.text("DISPATCHER_NAME", defaults.name),
             log_level=env.log_level("DISPATCHER_LOG_LEVEL", defaults.log_level),

@@ -11,9 +11,9 @@ from flask import Flask
 
 from checkout_functions import confirmation, logs, rewards, runtime, warehouse
 from checkout_functions.settings import Settings
-from checkout_functions.store import Store
+from checkout_functions.store.database import Database
 
-FUNCTIONS: Mapping[str, Callable[[Settings, Store], runtime.Function]] = {
+FUNCTIONS: Mapping[str, Callable[[Settings, Database], runtime.Function]] = {
     "confirmation": confirmation.function,
     "warehouse": warehouse.function,
     "rewards": rewards.function,
@@ -28,5 +28,5 @@ def create(name: str) -> Flask:
         raise ValueError(f"unknown function {name!r}; one of {', '.join(FUNCTIONS)}")
     settings = Settings.from_environ(os.environ)
     logs.configure(settings.log_level_number)
-    store = Store(settings.database_url, settings.database_timeout)
-    return runtime.create_app(FUNCTIONS[name](settings, store))
+    database = Database(settings.database_url, settings.database_timeout)
+    return runtime.create_app(FUNCTIONS[name](settings, database))

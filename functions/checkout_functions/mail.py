@@ -4,15 +4,18 @@ will not work) or unavailability (unreachable, 4xx: try again later)."""
 
 from __future__ import annotations
 
+import email.errors
+import email.policy
 import smtplib
 import socket
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate, parseaddr
 
 from checkout_core.order import Order
 from checkout_functions.errors import Refusal, Unavailable
-from checkout_functions.settings import InvalidSettings, Settings
+from checkout_functions.settings import Settings, SettingsError
 
 
 def message_id(order_id: str, sender: str) -> str:
@@ -22,9 +25,30 @@ def message_id(order_id: str, sender: str) -> str:
     return f"<order-{order_id}@{domain}>"
 
 
+class Unwritable(ValueError):
+    """The order cannot be written as an email (a header the email library refuses, text it
+    cannot encode): no attempt will change that, so the event is refused (400)."""
+
+
 def compose(order: Order, sender: str) -> EmailMessage:
     """The confirmation: to the customer, the order id in the subject, items and total in a
-    plain-text body."""
+    plain-text body. Raises Unwritable if the order makes no valid message; the message is
+    written out once here, as smtplib will write it, so that no such error is left for the
+    send."""
+    try:
+        message = _compose(order, sender)
+        # smtplib writes UTF-8 headers (SMTPUTF8) when an envelope address is not ASCII, else
+        # encoded words, with CRLF line ends: the same here.
+        international = not (parseaddr(sender)[1] + order.customer.email).isascii()
+        message.as_bytes(policy=email.policy.SMTPUTF8 if international else email.policy.SMTP)
+    except (ValueError, email.errors.MessageError) as error:  # UnicodeError is a ValueError
+        raise Unwritable(
+            f"the confirmation email of order {order.id} cannot be written: {error}"
+        ) from error
+    return message
+
+
+def _compose(order: Order, sender: str) -> EmailMessage:
     currency = order.currency
     lines = [
         f"Dear {order.customer.name},",
@@ -52,7 +76,10 @@ def compose(order: Order, sender: str) -> EmailMessage:
     ]
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = formataddr((order.customer.name, order.customer.email))
+    # The address in its two parts, quoted as needed when written, rather than parsed: any
+    # address the order allows makes a header, one outside ASCII too (sent with SMTPUTF8).
+    local, _, domain = order.customer.email.rpartition("@")
+    message["To"] = Address(display_name=order.customer.name, username=local, domain=domain)
     message["Subject"] = f"Your order {order.id} is confirmed"
     message["Message-ID"] = message_id(order.id, sender)
     message["Date"] = formatdate(localtime=False, usegmt=True)
@@ -88,7 +115,7 @@ class Mailer:
             try:
                 self._tls()
             except Unavailable as error:
-                raise InvalidSettings(str(error)) from None
+                raise SettingsError(str(error)) from None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Mailer:

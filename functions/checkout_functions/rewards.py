@@ -3,14 +3,13 @@ once per order, on a ledger keyed by the customer's email."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from checkout_core import steps
 from checkout_core.order import Order
-from checkout_functions.errors import Refusal
-from checkout_functions.runtime import Function
+from checkout_functions.errors import ConflictingRepeat, Refusal
+from checkout_functions.runtime import Function, Served
 from checkout_functions.settings import Settings
-from checkout_functions.store import REWARDS_TABLES, Store
+from checkout_functions.store.database import Database
+from checkout_functions.store.points import Points
 
 
 def account(email: str) -> str:
@@ -19,17 +18,34 @@ def account(email: str) -> str:
     return email.strip().lower()
 
 
-def function(settings: Settings, store: Store) -> Function:
-    store.create(REWARDS_TABLES)
+def function(settings: Settings, database: Database) -> Function:
+    points = Points(database)
+    points.create()
 
-    def handle(order: Order) -> dict[str, Any]:
+    def handle(order: Order) -> Served:
         customer = order.customer
         if not customer.rewards_member:
             raise Refusal(
                 "NotARewardsMember",
                 f"{customer.email} is not a rewards member; no points were credited",
             )
-        credit = store.credit_points(order.id, account(customer.email), order.points)
-        return {"points": credit.points, "balance": credit.balance}
+        ledger = account(customer.email)
+        credit = points.credit(order.id, ledger, order.points)
+        differs = [
+            name
+            for name, same in [
+                ("order.customer.email", credit.email == ledger),
+                ("order.items (the points of its total)", credit.points == order.points),
+            ]
+            if not same
+        ]
+        if differs:
+            raise ConflictingRepeat(
+                order.id,
+                f"credited {credit.points} points to {credit.email}",
+                f"{order.points} points to {ledger}",
+                " and ".join(differs),
+            )
+        return Served({"points": credit.points, "balance": credit.balance}, credit.credited_at)
 
-    return Function(steps.BY_FUNCTION["rewards"], handle, (store.ping,))
+    return Function(steps.BY_FUNCTION["rewards"], handle, (database.ping,))

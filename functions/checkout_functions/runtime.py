@@ -4,6 +4,7 @@ health, readiness and metrics. A function is only its `handle`."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -11,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
+from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from checkout_core import binding, events
 from checkout_core.order import InvalidOrder, Order
@@ -38,13 +39,24 @@ log = logging.getLogger(LOGGER)
 
 
 @dataclass(frozen=True)
+class Served:
+    """What the business logic did for an order: the data of the success event, and when."""
+
+    data: dict[str, Any]
+    at: datetime.datetime | None = None
+    """When the work was done (UTC), as recorded: the reply's `time`, so that a repeat gets the
+    very same reply. None: now."""
+
+
+@dataclass(frozen=True)
 class Function:
     """A function as the runtime serves it."""
 
     step: Step
     """The catalogue's step it carries out: the event type it consumes and those it replies."""
-    handle: Callable[[Order], dict[str, Any]]
-    """The business logic: the data of the success event, or raises Refusal or Unavailable."""
+    handle: Callable[[Order], Served]
+    """The business logic: what it did, or raises Refusal, Unavailable or (for an order it can
+    never serve, found out only now) BadEvent."""
     checks: Sequence[Callable[[], None]] = field(default_factory=tuple)
     """Readiness: each raises Unavailable when a dependency cannot be reached."""
 
@@ -95,7 +107,6 @@ def accept(event: BaseCloudEvent, step: Step) -> Order:
 
 def create_app(function: Function) -> Flask:
     app = Flask(f"checkout_functions.{function.step.function}")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     metrics = Metrics(function.step.function)
 
     @app.post("/")
@@ -140,9 +151,8 @@ def create_app(function: Function) -> Flask:
 def _invoke(function: Function, context: dict[str, Any]) -> tuple[Response, str]:
     """Answer one request; `context` collects what the log line should carry."""
     step = function.step
-    try:
-        body = request.get_data()
-    except RequestEntityTooLarge:
+    body = _body()
+    if body is None:
         # 400, not 413: senders retry every 4xx but 400, and no retry makes an order smaller.
         message = f"the request body is larger than {MAX_BODY} bytes; an order is far smaller"
         return _error(400, "TooLarge", message, context), "rejected"
@@ -157,13 +167,16 @@ def _invoke(function: Function, context: dict[str, Any]) -> tuple[Response, str]
     except BadEvent as error:
         return _error(400, error.reason, error.message, context), "rejected"
     try:
-        reply = events.reply(event, step.produces, function.source, function.handle(order))
+        served = function.handle(order)
+        reply = _timed(events.reply(event, step.produces, function.source, served.data), served.at)
         outcome = "succeeded"
     except Refusal as refusal:
         context["reason"] = refusal.reason
         data = events.failure(refusal.reason, refusal.message)
-        reply = events.reply(event, step.fails, function.source, data)
+        reply = _timed(events.reply(event, step.fails, function.source, data), refusal.at)
         outcome = "refused"
+    except BadEvent as error:
+        return _error(400, error.reason, error.message, context), "rejected"
     except Unavailable as error:
         response = _error(503, "Unavailable", str(error), context)
         response.headers["Retry-After"] = RETRY_AFTER
@@ -171,6 +184,34 @@ def _invoke(function: Function, context: dict[str, Any]) -> tuple[Response, str]
     headers, body = binding.to_http(reply)
     context["replyType"] = reply.get_type()
     return Response(body, 200, headers), outcome
+
+
+def _body() -> bytes | None:
+    """The request body, or None when it is larger than MAX_BODY: read here, never more than
+    MAX_BODY + 1 bytes, however it is framed. (Werkzeug's MAX_CONTENT_LENGTH refuses a
+    Content-Length over the limit, but cuts a chunked body at the limit and hands over what it
+    read as if it were the whole body.)"""
+    declared = request.content_length
+    if declared is not None and declared > MAX_BODY:
+        return None
+    stream = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY:
+        chunk = stream.read(MAX_BODY + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > MAX_BODY else b"".join(chunks)
+
+
+def _timed(reply: CloudEvent, at: datetime.datetime | None) -> CloudEvent:
+    """`reply` with its `time` set to `at`, when the work was done (the SDK stamps every new
+    event with the present moment, which a repeat would not share)."""
+    if at is None:
+        return reply
+    return CloudEvent(attributes={**reply.get_attributes(), "time": at}, data=reply.get_data())
 
 
 def _error(status: int, reason: str, message: str, context: dict[str, Any]) -> Response:

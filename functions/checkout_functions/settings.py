@@ -7,14 +7,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checkout_core.environment import Environment, SettingsError
 from checkout_core.order import COUNTRY
-from checkout_core.variables import flag
 
 SMTP_SECURITY = ("none", "starttls", "tls")
 
-
-class InvalidSettings(ValueError):
-    """An environment variable has a value the functions cannot use; the message names it."""
+__all__ = ["SMTP_SECURITY", "Settings", "SettingsError"]
 
 
 @dataclass(frozen=True)
@@ -49,12 +47,18 @@ class Settings:
     database_url: str = "sqlite:///checkout-functions.db"
     """`DATABASE_URL`: an SQLAlchemy URL; a SQLite file by default, PostgreSQL as
     `postgresql+psycopg://user@host:port/db`."""
-    database_timeout: float = 5.0
-    """`DATABASE_TIMEOUT_SECONDS`: how long to wait to connect, or for SQLite's write lock."""
-    email_claim_lease: float = 120.0
-    """`EMAIL_CLAIM_LEASE_SECONDS`: how long an email claimed but not yet sent blocks duplicates
-    (they get 503). Older claims are taken to be from a sender that crashed, and are taken over
-    and sent again; keep it well above the time one send can take."""
+    database_timeout: float = 1.5
+    """`DATABASE_TIMEOUT_SECONDS`: how long to wait to connect, or for SQLite's write lock; less
+    than two thirds of `EMAIL_CLAIM_LEASE_SECONDS` (see there)."""
+    email_claim_lease: float = 3.0
+    """`EMAIL_CLAIM_LEASE_SECONDS`: how long a claim on an email holds without being renewed.
+    While its sender works, duplicates get 503; the sender renews the claim every third of this,
+    however long the send takes. A claim not renewed for this long is from a sender that died:
+    the next attempt takes it over and sends. Keep it short beside the caller's retry budget
+    (the operator's default spreads its five attempts over 4 to 7.5 seconds), or the retries
+    after a crash end before the claim is free. It must be longer than a third of itself plus
+    `DATABASE_TIMEOUT_SECONDS`, the longest one renewal may wait for the database, so that a live
+    sender's claim is renewed before it could be taken over."""
     served_countries: frozenset[str] = field(default_factory=frozenset)
     """`WAREHOUSE_COUNTRIES`: comma-separated ISO 3166 alpha-2 codes the warehouse ships to;
     empty means everywhere."""
@@ -65,66 +69,54 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """Read the settings; unset or empty variables keep their defaults."""
         defaults = cls()
-
-        def text(name: str, default: str) -> str:
-            return environ.get(name, "").strip() or default
-
-        level = text("LOG_LEVEL", defaults.log_level).upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise InvalidSettings(f"LOG_LEVEL: {level!r} is not DEBUG, INFO, WARNING or ERROR")
-        smtp_timeout = _seconds(environ, "SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout)
-        lease = _seconds(environ, "EMAIL_CLAIM_LEASE_SECONDS", defaults.email_claim_lease)
-        if lease <= smtp_timeout:
-            # A claim must outlive the slowest live send, or a duplicate would take it over and
-            # send a second email while the first is still on its way.
-            raise InvalidSettings(
-                f"EMAIL_CLAIM_LEASE_SECONDS ({lease:g}) must be longer than "
-                f"SMTP_TIMEOUT_SECONDS ({smtp_timeout:g})"
+        env = Environment(environ)
+        database_timeout = env.seconds("DATABASE_TIMEOUT_SECONDS", defaults.database_timeout)
+        lease = env.seconds("EMAIL_CLAIM_LEASE_SECONDS", defaults.email_claim_lease)
+        if lease / 3 + database_timeout >= lease:
+            # A live sender renews its claim every third of the lease, and one renewal may wait
+            # DATABASE_TIMEOUT_SECONDS for the database: the renewal must land before the claim
+            # goes stale, or a duplicate would take it over and send a second email while the
+            # first is still on its way.
+            raise SettingsError(
+                f"EMAIL_CLAIM_LEASE_SECONDS ({lease:g}) must be longer than a third of itself "
+                f"plus DATABASE_TIMEOUT_SECONDS ({database_timeout:g}): more than "
+                f"{1.5 * database_timeout:g}"
             )
-        security = text("SMTP_SECURITY", defaults.smtp_security).lower()
-        if security not in SMTP_SECURITY:
-            raise InvalidSettings(
-                f"SMTP_SECURITY: {security!r} is not one of {', '.join(SMTP_SECURITY)}"
-            )
-        username = environ.get("SMTP_USERNAME", "").strip()
+        security = env.choice(
+            "SMTP_SECURITY", defaults.smtp_security, SMTP_SECURITY, normalise=str.lower
+        )
+        username = env.raw("SMTP_USERNAME")
         password = environ.get("SMTP_PASSWORD", "").rstrip("\r\n")
         if username and not password:
-            raise InvalidSettings(
+            raise SettingsError(
                 "SMTP_USERNAME is set but SMTP_PASSWORD is not: set both to log in, or neither"
             )
         if password and not username:
-            raise InvalidSettings(
+            raise SettingsError(
                 "SMTP_PASSWORD is set but SMTP_USERNAME is not: set both to log in, or neither"
             )
-        plaintext_auth = flag(
-            environ,
-            "SMTP_ALLOW_PLAINTEXT_AUTH",
-            defaults.smtp_allow_plaintext_auth,
-            InvalidSettings,
-        )
+        plaintext_auth = env.flag("SMTP_ALLOW_PLAINTEXT_AUTH", defaults.smtp_allow_plaintext_auth)
         if username and security == "none" and not plaintext_auth:
-            raise InvalidSettings(
+            raise SettingsError(
                 "SMTP_USERNAME and SMTP_PASSWORD with SMTP_SECURITY=none would send the password "
                 "in clear: set SMTP_SECURITY to starttls or tls (or, for a server on a network "
                 "you trust, SMTP_ALLOW_PLAINTEXT_AUTH=true)"
             )
         return cls(
-            smtp_host=text("SMTP_HOST", defaults.smtp_host),
-            smtp_port=_port(environ, "SMTP_PORT", defaults.smtp_port),
+            smtp_host=env.text("SMTP_HOST", defaults.smtp_host),
+            smtp_port=env.port("SMTP_PORT", defaults.smtp_port),
             smtp_security=security,
-            smtp_ca_file=text("SMTP_CA_FILE", defaults.smtp_ca_file),
+            smtp_ca_file=env.text("SMTP_CA_FILE", defaults.smtp_ca_file),
             smtp_username=username,
             smtp_password=password,
             smtp_allow_plaintext_auth=plaintext_auth,
-            smtp_from=text("SMTP_FROM", defaults.smtp_from),
-            smtp_timeout=smtp_timeout,
-            database_url=text("DATABASE_URL", defaults.database_url),
-            database_timeout=_seconds(
-                environ, "DATABASE_TIMEOUT_SECONDS", defaults.database_timeout
-            ),
+            smtp_from=env.text("SMTP_FROM", defaults.smtp_from),
+            smtp_timeout=env.seconds("SMTP_TIMEOUT_SECONDS", defaults.smtp_timeout),
+            database_url=env.text("DATABASE_URL", defaults.database_url),
+            database_timeout=database_timeout,
             email_claim_lease=lease,
-            served_countries=_countries(environ, "WAREHOUSE_COUNTRIES"),
-            log_level=level,
+            served_countries=_countries(env, "WAREHOUSE_COUNTRIES"),
+            log_level=env.log_level("LOG_LEVEL", defaults.log_level),
         )
 
     @property
@@ -132,36 +124,9 @@ class Settings:
         return logging.getLevelNamesMapping()[self.log_level]
 
 
-def _port(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    # Kubernetes injects e.g. SMTP_PORT=tcp://10.0.0.7:25 for a Service named `smtp` when service
-    # links are on; say so rather than fail obscurely.
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise InvalidSettings(
-            f"{name}: {raw!r} is not a port number (a Service link variable? set "
-            "enableServiceLinks: false)"
-        )
-    return int(raw)
-
-
-def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidSettings(f"{name}: {raw!r} is not a number of seconds") from None
-    if not value > 0:
-        raise InvalidSettings(f"{name}: must be more than 0, got {raw}")
-    return value
-
-
-def _countries(environ: Mapping[str, str], name: str) -> frozenset[str]:
-    codes = [c.strip() for c in environ.get(name, "").split(",") if c.strip()]
+def _countries(env: Environment, name: str) -> frozenset[str]:
+    codes = env.items(name)
     for code in codes:
         if not COUNTRY.fullmatch(code):
-            raise InvalidSettings(f"{name}: {code!r} is not an ISO 3166 alpha-2 code such as GB")
+            raise SettingsError(f"{name}={code!r} is not an ISO 3166 alpha-2 code such as GB")
     return frozenset(codes)

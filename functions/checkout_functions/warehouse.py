@@ -4,14 +4,14 @@ the order's country."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from checkout_core import steps
 from checkout_core.order import Order
-from checkout_functions.errors import Refusal
-from checkout_functions.runtime import Function
+from checkout_functions.errors import ConflictingRepeat, Refusal
+from checkout_functions.runtime import Function, Served
 from checkout_functions.settings import Settings
-from checkout_functions.store import SHIPMENT_TABLES, Store
+from checkout_functions.store.database import Database
+from checkout_functions.store.shipments import Shipments
 
 SHIPMENTS = uuid.UUID("0b4c3f4e-52f6-5b8e-9d0a-6f1d2c3b4a59")
 """The namespace of shipment ids (UUID version 5): fixed, so an order's id never changes."""
@@ -31,13 +31,21 @@ def check_country(country: str, served: frozenset[str]) -> None:
         )
 
 
-def function(settings: Settings, store: Store) -> Function:
-    store.create(SHIPMENT_TABLES)
+def function(settings: Settings, database: Database) -> Function:
+    shipments = Shipments(database)
+    shipments.create()
 
-    def handle(order: Order) -> dict[str, Any]:
+    def handle(order: Order) -> Served:
         country = order.shipping_address.country
         check_country(country, settings.served_countries)
-        recorded, _ = store.record_shipment(order.id, shipment_id(order.id), country)
-        return {"shipmentId": recorded}
+        shipment = shipments.record(order.id, shipment_id(order.id), country)
+        if shipment.country != country:
+            raise ConflictingRepeat(
+                order.id,
+                f"shipped to {shipment.country}",
+                country,
+                "order.shippingAddress.country",
+            )
+        return Served({"shipmentId": shipment.shipment_id}, shipment.created_at)
 
-    return Function(steps.BY_FUNCTION["warehouse"], handle, (store.ping,))
+    return Function(steps.BY_FUNCTION["warehouse"], handle, (database.ping,))

@@ -24,8 +24,11 @@ class Settings:
     CHECKOUT_FUNCTION_URLS="confirmation=http://127.0.0.1:8001/,warehouse=...,rewards=..."."""
     namespace: str = "default"
     """The namespace the operator and the functions run in. CHECKOUT_NAMESPACE."""
-    attempts: int = 5
-    """How many calls a step may make before it fails (the attempt budget). CHECKOUT_ATTEMPTS."""
+    attempts: int = 6
+    """How many calls a step may make before it fails (the attempt budget), in both modes.
+    Six, with the default backoff, spread over 7.75 to 15.5 s: long enough for a function that
+    crashed to be restarted and for the claim it held (EMAIL_CLAIM_LEASE_SECONDS) to expire.
+    CHECKOUT_ATTEMPTS."""
     attempt_timeout: float = 10.0
     """Seconds one call may take before it counts as a transient failure.
     CHECKOUT_ATTEMPT_TIMEOUT."""
@@ -46,9 +49,9 @@ class Settings:
     lost it, stalled Choreography checkouts republished. CHECKOUT_RESYNC_INTERVAL."""
     republish_after: float = 300.0
     """Seconds a Choreography checkout may go without any change before its `order.placed` is
-    published again; 0 never. Longer than a Trigger's retries take (five calls of up to 10 s,
-    with backoff: about a minute), or a slow step would be delivered twice over: harmless, but
-    wasteful. CHECKOUT_REPUBLISH_AFTER."""
+    published again; 0 never. Longer than a Trigger's retries take (six calls of up to 10 s,
+    with backoff: under a minute and a half), or a slow step would be delivered twice over:
+    harmless, but wasteful. CHECKOUT_REPUBLISH_AFTER."""
 
     @property
     def retry_policy(self) -> RetryPolicy:

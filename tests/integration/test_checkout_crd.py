@@ -132,6 +132,38 @@ def test_boundary_values_are_accepted(api: client.ApiClient, namespace: str) -> 
     assert len(created["spec"]["order"]["items"]) == 100
 
 
+def test_text_in_any_script_is_accepted(api: client.ApiClient, namespace: str) -> None:
+    body = checkout()
+    order = body["spec"]["order"]
+    order["customer"]["name"] = 'Zoë "Z" Ångström-Łukasiewicz, 李雷 \U0001f600'
+    order["customer"]["email"] = "zoë@exämple.com"
+    order["items"][0]["sku"] = "BÜCHER-42"
+    order["shippingAddress"].update(
+        line1="Straße 1 ½ — Hinterhaus", line2="c/o Bob", region="Île-de-France"
+    )
+    created = create(api, namespace, body)
+    assert created["spec"]["order"]["customer"]["name"].startswith("Zoë")
+
+
+def test_full_length_text_everywhere_stays_within_the_cel_budget(
+    api: client.ApiClient, namespace: str
+) -> None:
+    # The rules' cost grows with the strings' length and the number of items: the longest order
+    # the schema allows is still checked (and accepted) rather than refused as too costly.
+    body = checkout()
+    order = body["spec"]["order"]
+    order["customer"]["name"] = "n" * 200
+    order["customer"]["email"] = "e" * 242 + "@example.com"
+    order["items"] = [
+        {"sku": f"{i:03d}" + "s" * 61, "quantity": 1, "unitPrice": "1"} for i in range(100)
+    ]
+    order["shippingAddress"].update(
+        line1="l" * 200, line2="m" * 200, city="c" * 100, region="r" * 100, postalCode="p" * 20
+    )
+    created = create(api, namespace, body)
+    assert len(created["spec"]["order"]["items"]) == 100
+
+
 def _set(path: str, value: Any) -> Callable[[Body], None]:
     """A mutation of spec.order at a dotted path (list indexes as numbers); DELETE removes."""
 
@@ -212,6 +244,51 @@ INVALID = {
         "Required value",
     ),
     "unknown mode": (_set("mode", "Telepathy"), "spec.mode", 'Unsupported value: "Telepathy"'),
+    "name with CR LF": (
+        _set("order.customer.name", "Ada\r\nBcc: eve@example.com"),
+        "spec.order.customer.name",
+        "spec.order.customer.name must not contain control characters",
+    ),
+    "email with a NUL": (
+        _set("order.customer.email", "ada@example.com\x00"),
+        "spec.order.customer.email",
+        "spec.order.customer.email must not contain control characters",
+    ),
+    "email with a vertical tab": (
+        _set("order.customer.email", "ada\x0b@example.com"),
+        "spec.order.customer.email",
+        "must not contain control characters",
+    ),
+    "sku with a tab": (
+        _set("order.items.0.sku", "BOOK\t42"),
+        "spec.order.items[0].sku",
+        "spec.order.items[].sku must not contain control characters",
+    ),
+    "line1 with a line feed": (
+        _set("order.shippingAddress.line1", "1 Analytical Way\nFlat 3"),
+        "spec.order.shippingAddress.line1",
+        "spec.order.shippingAddress.line1 must not contain control characters",
+    ),
+    "line2 with DEL": (
+        _set("order.shippingAddress.line2", "Flat\x7f3"),
+        "spec.order.shippingAddress.line2",
+        "spec.order.shippingAddress.line2 must not contain control characters",
+    ),
+    "city with a C1 control": (
+        _set("order.shippingAddress.city", "London\x85"),
+        "spec.order.shippingAddress.city",
+        "spec.order.shippingAddress.city must not contain control characters",
+    ),
+    "region with a line separator": (
+        _set("order.shippingAddress.region", "Greater\u2028London"),
+        "spec.order.shippingAddress.region",
+        "spec.order.shippingAddress.region must not contain control characters",
+    ),
+    "postal code with an escape": (
+        _set("order.shippingAddress.postalCode", "N1\x1b9GU"),
+        "spec.order.shippingAddress.postalCode",
+        "spec.order.shippingAddress.postalCode must not contain control characters",
+    ),
     "missing order": (_set("order", DELETE), "spec.order", "Required value"),
 }
 

@@ -4,15 +4,19 @@ concurrently, an event arrives."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from http.client import HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +33,14 @@ from checkout_devenv.functions import NAMES, Functions, FunctionServer, SmtpCatc
 from checkout_devenv.postgres import Postgres
 from checkout_devenv.processes import free_port
 from checkout_functions import warehouse
-from checkout_functions.store import emails, reward_accounts, reward_credits, shipments
+from checkout_functions.runtime import MAX_BODY
+from checkout_functions.store.emails import confirmation_emails
+from checkout_functions.store.points import reward_accounts, reward_credits
+from checkout_functions.store.shipments import warehouse_shipments
 
 TABLES: dict[str, tuple[Table, ...]] = {
-    "confirmation": (emails,),
-    "warehouse": (shipments,),
+    "confirmation": (confirmation_emails,),
+    "warehouse": (warehouse_shipments,),
     "rewards": (reward_credits,),
 }
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -147,6 +154,50 @@ def lowered(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers}
 
 
+def chunked(url: str, event: CloudEvent, padding: int) -> Answer:
+    """POST `event` in binary mode with `padding` spaces after its JSON data (valid JSON still),
+    in chunks of 64 KiB (Transfer-Encoding: chunked, no Content-Length), as a stream would. The
+    answer is read while the body is still being written: a server that refuses early closes
+    the connection once it has answered (gunicorn drains only a little of an unread body)."""
+    headers, body = binding.to_http(event)
+    body += b" " * padding
+    parts = urllib.parse.urlsplit(url)
+    head = [
+        f"POST {parts.path or '/'} HTTP/1.1",
+        f"Host: {parts.netloc}",
+        "Transfer-Encoding: chunked",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    step = 64 * 1024
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=30) as sock:
+
+        def write() -> None:
+            try:
+                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+                for start in range(0, len(body), step):
+                    chunk = body[start : start + step]
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sock.sendall(b"0\r\n\r\n")
+            except OSError:
+                pass  # answered and closed early: the answer is read below
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            response = HTTPResponse(sock)
+            response.begin()
+            answer = Answer(response.status, lowered(response.getheaders()), response.read())
+        finally:
+            writer.join(30)
+    return answer
+
+
+def wire(answer: Answer) -> tuple[dict[str, str], bytes]:
+    """What a reply event is made of on the wire: its ce- headers, Content-Type and body."""
+    kept = {k: v for k, v in answer.headers.items() if k.startswith("ce-") or k == "content-type"}
+    return kept, answer.body
+
+
 def send(url: str, event: CloudEvent, mode: str = "binary") -> Answer:
     if mode == "binary":
         headers, body = binding.to_http(event)
@@ -194,7 +245,7 @@ def footprint(functions: Functions) -> dict[str, int]:
         with engine.connect() as connection:
             counts = {
                 t.name: connection.execute(select(func.count()).select_from(t)).scalar_one()
-                for t in (emails, shipments, reward_credits, reward_accounts)
+                for t in (confirmation_emails, warehouse_shipments, reward_credits, reward_accounts)
             }
     finally:
         engine.dispose()
@@ -259,7 +310,7 @@ def test_warehouse_records_a_shipment_and_replies_shipment_created(
     assert reply.get_subject() == data["id"]
     assert reply.get_extension("traceparent") == TRACE
     assert reply.get_data() == {"shipmentId": warehouse.shipment_id(data["id"])}
-    (shipment,) = rows(sqlite_functions.database_url, shipments, order_id=data["id"])
+    (shipment,) = rows(sqlite_functions.database_url, warehouse_shipments, order_id=data["id"])
     assert (shipment.shipment_id, shipment.country) == (warehouse.shipment_id(data["id"]), "FR")
 
 
@@ -373,6 +424,73 @@ def test_a_malformed_request_is_400_naming_the_problem_and_writes_nothing(
     assert side_effects(sqlite_functions, name, order_id) == 0
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_chunked_body_over_the_limit_is_400_too_large_and_writes_nothing(
+    sqlite_functions: Functions, name: str
+) -> None:
+    before = footprint(sqlite_functions)
+    data = order()
+    # A valid order, padded to 5 MB: cut at the limit it would still parse, and be served.
+    answer = chunked(sqlite_functions.urls[name], placed(data), 5 * 1024 * 1024)
+
+    assert answer.status == 400, answer.body
+    assert answer.json()["reason"] == "TooLarge"
+    assert str(MAX_BODY) in answer.json()["error"]
+    assert footprint(sqlite_functions) == before
+    assert side_effects(sqlite_functions, name, data["id"]) == 0
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole_and_served(
+    sqlite_functions: Functions,
+) -> None:
+    data = order()
+    event = placed(data)
+    size = len(binding.to_http(event)[1])
+    answer = chunked(sqlite_functions.urls["warehouse"], event, MAX_BODY - size)
+    assert answer.status == 200, answer.body
+    assert answer.event.get_data() == {"shipmentId": warehouse.shipment_id(data["id"])}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Ada\r\nBcc: eve@example.com"),
+        ("name", "Ada\nLovelace"),
+        ("email", "ada\r\n@example.com"),
+        ("line1", "1 Analytical Way\r\nFlat 3"),
+    ],
+)
+def test_an_order_with_a_line_break_in_its_text_is_400_invalid_order_and_sends_nothing(
+    sqlite_functions: Functions, name: str, field: str, value: str
+) -> None:
+    before = footprint(sqlite_functions)
+    data = order()
+    if field == "line1":
+        data["shippingAddress"]["line1"] = value
+        path = "order.shippingAddress.line1"
+    else:
+        data["customer"][field] = value
+        path = f"order.customer.{field}"
+
+    answer = send(sqlite_functions.urls[name], placed(data))
+
+    assert answer.status == 400, answer.body
+    assert answer.json()["reason"] == "InvalidOrder"
+    assert answer.json()["error"].startswith(f"{path}: must not contain control characters")
+    assert footprint(sqlite_functions) == before
+    assert side_effects(sqlite_functions, name, data["id"]) == 0
+
+
+def test_an_address_outside_ascii_is_sent_with_smtputf8(sqlite_functions: Functions) -> None:
+    data = order(email=f"zoë-{new_id()}@exämple.com")
+    answer = send(sqlite_functions.urls["confirmation"], placed(data))
+    assert answer.status == 200, answer.body
+    assert answer.event.get_type() == events.EMAIL_SENT
+    (message,) = mail_for(sqlite_functions.smtp, data["id"])
+    assert message["X-RcptTo"] == data["customer"]["email"]
+
+
 # -- idempotency and concurrency, on SQLite and on PostgreSQL --------------------------------------
 
 
@@ -393,6 +511,114 @@ def test_a_repeated_event_gets_the_same_reply_and_one_side_effect(
         assert answer.event.get_data() == first.event.get_data()
     assert again[0].event.get_id() == first.event.get_id()
     assert side_effects(stack, name, data["id"]) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_repeated_event_gets_the_byte_identical_reply(stack: Functions, name: str) -> None:
+    event = placed(order())
+    first = send(stack.urls[name], event)
+    time.sleep(0.05)  # a reply stamped when it is written would differ now
+    again = send(stack.urls[name], event)
+
+    assert (first.status, again.status) == (200, 200)
+    assert first.event.get_type() == steps.BY_FUNCTION[name].produces
+    assert wire(again) == wire(first)
+    assert first.headers["ce-id"] == f"{event.get_id()}/{first.event.get_type().split('.', 3)[3]}"
+    # The time is when the work was done, to the microsecond, in UTC.
+    assert "." in first.headers["ce-time"]
+    assert first.headers["ce-time"].endswith("Z")
+
+
+def changed(data: dict[str, Any], **customer: Any) -> dict[str, Any]:
+    """`data` with customer fields changed: the same order id asking for something else."""
+    return {**data, "customer": {**data["customer"], **customer}}
+
+
+def test_a_repeat_for_another_recipient_is_refused_and_sends_nothing(stack: Functions) -> None:
+    data = order()
+    event = placed(data)
+    first = send(stack.urls["confirmation"], event)
+    assert first.event.get_type() == events.EMAIL_SENT
+    old, new = data["customer"]["email"], f"other-{new_id()}@example.com"
+
+    answer = send(stack.urls["confirmation"], placed(changed(data, email=new)))
+
+    assert answer.status == 200
+    assert answer.event.get_type() == events.EMAIL_FAILED
+    refusal = answer.event.get_data()
+    assert refusal["reason"] == "ConflictingRepeat"
+    assert refusal["message"].startswith(
+        f"order {data['id']} was already confirmed to {old}; this event asks for {new} in "
+        "order.customer.email"
+    )
+    (message,) = mail_for(stack.smtp, data["id"])
+    assert message["X-RcptTo"] == old
+    # The first event, repeated, is still told what was done.
+    assert wire(send(stack.urls["confirmation"], event)) == wire(first)
+
+
+def test_a_consistent_repeat_is_told_what_was_done_from_the_record(stack: Functions) -> None:
+    data = order()
+    first = send(stack.urls["confirmation"], placed(data))
+    # The same recipient, another name: the email would be the same email, so this is a repeat.
+    again = send(stack.urls["confirmation"], placed(changed(data, name="Augusta Ada King")))
+    assert again.event.get_type() == events.EMAIL_SENT
+    assert again.event.get_data() == first.event.get_data()
+    assert again.headers["ce-time"] == first.headers["ce-time"]
+    assert len(mail_for(stack.smtp, data["id"])) == 1
+
+
+def test_a_repeat_to_another_country_is_refused_and_ships_nothing(stack: Functions) -> None:
+    data = order(country="GB")
+    first = send(stack.urls["warehouse"], placed(data))
+    assert first.event.get_type() == events.SHIPMENT_CREATED
+    moved = {**data, "shippingAddress": {**data["shippingAddress"], "country": "FR"}}
+
+    answer = send(stack.urls["warehouse"], placed(moved))
+
+    assert answer.status == 200
+    assert answer.event.get_type() == events.SHIPMENT_FAILED
+    refusal = answer.event.get_data()
+    assert refusal["reason"] == "ConflictingRepeat"
+    assert refusal["message"].startswith(
+        f"order {data['id']} was already shipped to GB; this event asks for FR in "
+        "order.shippingAddress.country"
+    )
+    (shipment,) = rows(stack.database_url, warehouse_shipments, order_id=data["id"])
+    assert shipment.country == "GB"
+
+
+def test_a_repeat_crediting_another_account_or_amount_is_refused_and_credits_nothing(
+    stack: Functions,
+) -> None:
+    data = order(prices=("12.99",))  # 25 points
+    first = send(stack.urls["rewards"], placed(data))
+    assert first.event.get_data() == {"points": 25, "balance": 25}
+    old, other = data["customer"]["email"], f"other-{new_id()}@example.com"
+    bigger = {**data, "items": [{"sku": "SKU-0", "quantity": 4, "unitPrice": "12.99"}]}
+
+    for asked, words in [
+        (changed(data, email=other), f"asks for 25 points to {other} in order.customer.email,"),
+        (bigger, f"asks for 51 points to {old} in order.items (the points of its total),"),
+    ]:
+        answer = send(stack.urls["rewards"], placed(asked))
+        assert answer.status == 200
+        assert answer.event.get_type() == events.POINTS_FAILED
+        refusal = answer.event.get_data()
+        assert refusal["reason"] == "ConflictingRepeat"
+        assert refusal["message"].startswith(
+            f"order {data['id']} was already credited 25 points to {old}; this event {words}"
+        )
+
+    (credit,) = rows(stack.database_url, reward_credits, order_id=data["id"])
+    assert (credit.email, credit.points) == (old, 25)
+    assert rows(stack.database_url, reward_accounts, email=other) == []
+    (account,) = rows(stack.database_url, reward_accounts, email=old)
+    assert account.balance == 25
+    # The same customer in other capitals is the same account: a consistent repeat.
+    same = send(stack.urls["rewards"], placed(changed(data, email=old.upper())))
+    assert same.event.get_data() == first.event.get_data()
+    assert same.headers["ce-time"] == first.headers["ce-time"]
 
 
 def test_repeats_credit_nothing_more(stack: Functions) -> None:
@@ -462,7 +688,7 @@ def claim(functions: Functions, order_id: str, age: float) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(
-                insert(emails).values(
+                insert(confirmation_emails).values(
                     order_id=order_id,
                     message_id=f"<order-{order_id}@shop.example.com>",
                     recipient=f"{order_id}@example.com",
@@ -492,7 +718,7 @@ def test_an_email_claimed_by_a_crashed_sender_is_taken_over_and_sent(stack: Func
     assert answer.status == 200
     assert answer.event.get_data()["messageId"] == f"<order-{data['id']}@shop.example.com>"
     assert len(mail_for(stack.smtp, data["id"])) == 1
-    (row,) = rows(stack.database_url, emails, order_id=data["id"])
+    (row,) = rows(stack.database_url, confirmation_emails, order_id=data["id"])
     assert row.state == "sent"
 
 
@@ -581,6 +807,7 @@ def test_a_recipient_refused_for_good_is_email_failed_once(
     assert "550" in first.event.get_data()["message"]
     again = send(confirmation.url, placed(data))
     assert again.event.get_data() == first.event.get_data()
+    assert again.headers["ce-time"] == first.headers["ce-time"]
     assert handler.recipients == ["gone@example.com"]
 
 
@@ -590,6 +817,58 @@ def test_a_recipient_deferred_is_503(picky: tuple[Picky, FunctionServer]) -> Non
     assert answer.status == 503
     assert "451" in answer.json()["error"]
     assert handler.recipients == ["busy@example.com"]
+
+
+class Slow:
+    """An SMTP server that takes `seconds` to accept each message, and keeps what it accepted."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.accepted: list[str] = []
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.seconds)
+        self.accepted.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def test_a_send_slower_than_the_lease_keeps_its_claim_and_duplicates_wait(tmp_path: Path) -> None:
+    lease = 1.5
+    handler = Slow(seconds=4 * lease)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    confirmation = server(
+        "confirmation",
+        tmp_path,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(controller.port),
+        EMAIL_CLAIM_LEASE_SECONDS=str(lease),
+        DATABASE_TIMEOUT_SECONDS="0.5",
+    )
+    try:
+        confirmation.start()
+        data = order()
+        event = placed(data)
+        first: list[Answer] = []
+        sender = threading.Thread(target=lambda: first.append(send(confirmation.url, event)))
+        sender.start()
+        # Duplicates while the send goes on, each long after a lease without renewal would end.
+        duplicates = []
+        for _ in range(3):
+            time.sleep(lease)
+            duplicates.append(send(confirmation.url, placed(data)))
+        sender.join(30)
+
+        assert [d.status for d in duplicates] == [503] * 3
+        assert all("another request" in d.json()["error"] for d in duplicates)
+        (answer,) = first
+        assert answer.status == 200
+        assert answer.event.get_type() == events.EMAIL_SENT
+        assert handler.accepted == [data["customer"]["email"]]
+        assert wire(send(confirmation.url, event)) == wire(answer)
+    finally:
+        confirmation.stop()
+        controller.stop()
 
 
 def test_warehouse_refuses_a_country_it_does_not_serve(tmp_path: Path) -> None:
@@ -602,7 +881,7 @@ def test_warehouse_refuses_a_country_it_does_not_serve(tmp_path: Path) -> None:
         assert answer.event.get_type() == events.SHIPMENT_FAILED
         assert answer.event.get_data()["reason"] == "CountryNotServed"
         database_url = warehouse_server.env["DATABASE_URL"]
-        assert rows(database_url, shipments, order_id=refused["id"]) == []
+        assert rows(database_url, warehouse_shipments, order_id=refused["id"]) == []
         served = send(warehouse_server.url, placed(order(country="IE")))
         assert served.event.get_type() == events.SHIPMENT_CREATED
     finally:

@@ -25,7 +25,7 @@ def test_an_unset_or_empty_variable_keeps_its_default() -> None:
     [
         (lambda env: env.flag("V", False), "V='maybe' is not true or false"),
         (lambda env: env.number("V", 1.0), "V='maybe' is not a number"),
-        (lambda env: env.log_level("V"), "V='MAYBE' is not DEBUG, INFO, WARNING or ERROR"),
+        (lambda env: env.log_level("V"), "V='MAYBE' is not DEBUG or INFO or WARNING or ERROR"),
         (lambda env: env.choice("V", "a", ("a", "b")), "V='maybe' is not a or b"),
     ],
 )

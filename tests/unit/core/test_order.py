@@ -3,44 +3,14 @@ field at fault."""
 
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from checkout_core.order import InvalidOrder, Order
+from tests.builders import ORDER, order_with
 
-VALID: dict[str, Any] = {
-    "id": "1001",
-    "customer": {"name": "Ada Lovelace", "email": "ada@example.com", "rewardsMember": True},
-    "currency": "EUR",
-    "items": [
-        {"sku": "BOOK-42", "quantity": 2, "unitPrice": "12.50"},
-        {"sku": "PEN-7", "quantity": 1, "unitPrice": "0.99"},
-    ],
-    "shippingAddress": {
-        "line1": "1 Analytical Way",
-        "city": "London",
-        "postalCode": "N1 9GU",
-        "country": "GB",
-    },
-}
-
-
-def order_with(**changes: Any) -> dict[str, Any]:
-    """VALID with the fields at `a__b__0__c` paths set to new values (None removes one)."""
-    data = copy.deepcopy(VALID)
-    for path, value in changes.items():
-        *parents, last = path.split("__")
-        node: Any = data
-        for key in parents:
-            node = node[int(key)] if isinstance(node, list) else node[key]
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return data
+VALID = ORDER
 
 
 def test_a_valid_order_is_parsed() -> None:
@@ -119,3 +89,84 @@ def test_a_bad_order_is_refused_naming_the_field(data: object, field: str) -> No
     with pytest.raises(InvalidOrder) as refused:
         Order.from_json(data)
     assert str(refused.value).startswith(f"{field}:")
+
+
+FREE_TEXT = [
+    "customer__name",
+    "customer__email",
+    "items__0__sku",
+    "shippingAddress__line1",
+    "shippingAddress__line2",
+    "shippingAddress__city",
+    "shippingAddress__region",
+    "shippingAddress__postalCode",
+]
+"""Every field of the order written by people rather than to a pattern of safe characters."""
+
+
+def dotted(path: str) -> str:
+    """`items__0__sku` as the error names it: `order.items[0].sku`."""
+    parts = path.split("__")
+    named = [f"[{p}]" if p.isdigit() else f".{p}" for p in parts]
+    return "order" + "".join(named)
+
+
+@pytest.mark.parametrize("path", FREE_TEXT)
+@pytest.mark.parametrize(
+    "control", ["\r\n", "\n", "\r", "\t", "\x00", "\x1b", "\x7f", "\x85", "\u2028"]
+)
+def test_control_characters_are_refused_in_every_free_text_field(path: str, control: str) -> None:
+    value = f"ada{control}@example.com" if path == "customer__email" else f"Ada{control}Lovelace"
+    with pytest.raises(InvalidOrder) as refused:
+        Order.from_json(order_with(**{path: value}))
+    assert str(refused.value) == f"{dotted(path)}: must not contain control characters " + (
+        "(line breaks, tabs and the like)"
+    )
+
+
+@pytest.mark.parametrize("path", FREE_TEXT)
+def test_a_lone_surrogate_is_refused_naming_the_field(path: str) -> None:
+    value = "ada\ud800@example.com" if path == "customer__email" else "Ada\udc00"
+    with pytest.raises(InvalidOrder, match="lone surrogate") as refused:
+        Order.from_json(order_with(**{path: value}))
+    assert str(refused.value).startswith(f"{dotted(path)}:")
+
+
+@pytest.mark.parametrize(
+    ("path", "longest"),
+    [
+        ("customer__name", 200),
+        ("items__0__sku", 64),
+        ("shippingAddress__line1", 200),
+        ("shippingAddress__line2", 200),
+        ("shippingAddress__city", 100),
+        ("shippingAddress__region", 100),
+        ("shippingAddress__postalCode", 20),
+    ],
+)
+def test_text_longer_than_the_crd_allows_is_refused(path: str, longest: int) -> None:
+    Order.from_json(order_with(**{path: "x" * longest}))
+    with pytest.raises(InvalidOrder) as refused:
+        Order.from_json(order_with(**{path: "x" * (longest + 1)}))
+    assert str(refused.value) == (
+        f"{dotted(path)}: must be at most {longest} characters, got {longest + 1}"
+    )
+
+
+def test_an_email_address_longer_than_the_crd_allows_is_refused() -> None:
+    longest = "a" * 242 + "@example.com"
+    assert len(longest) == 254
+    assert Order.from_json(order_with(customer__email=longest)).customer.email == longest
+    with pytest.raises(InvalidOrder, match=r"^order\.customer\.email: must be at most 254"):
+        Order.from_json(order_with(customer__email="a" + longest))
+
+
+def test_text_from_every_script_and_punctuation_is_welcome() -> None:
+    data = order_with(
+        customer__name='Zoë "Z" Ångström-Łukasiewicz, 李雷 (\U0001f600)',
+        customer__email="zoë@exämple.com",
+        shippingAddress__line1="Straße 1 ½ — Hinterhaus",
+    )
+    order = Order.from_json(data)
+    assert order.customer.name.startswith("Zoë")
+    assert order.shipping_address.line1 == "Straße 1 ½ — Hinterhaus"

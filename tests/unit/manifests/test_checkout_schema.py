@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from checkout_core.order import CONTROL
 from checkout_devenv import crds
 from tests.conftest import CRDS
 
@@ -68,3 +70,46 @@ def test_mode_and_order_are_immutable() -> None:
     for path in ("spec.mode", "spec.order"):
         (rule,) = at(path)["x-kubernetes-validations"]
         assert rule["rule"] == "self == oldSelf"
+
+
+NO_CONTROL = '!self.matches(r"[\\p{Cc}\\x{2028}\\x{2029}]")'
+"""The CEL rule: no control character (Unicode's Cc) and no Unicode line separator."""
+FREE_TEXT = {
+    ".spec.order.customer.name",
+    ".spec.order.customer.email",
+    ".spec.order.items[].sku",
+    ".spec.order.shippingAddress.line1",
+    ".spec.order.shippingAddress.line2",
+    ".spec.order.shippingAddress.city",
+    ".spec.order.shippingAddress.region",
+    ".spec.order.shippingAddress.postalCode",
+}
+
+
+def test_every_free_text_field_of_the_order_refuses_control_characters_by_name() -> None:
+    strings = {
+        p: s
+        for p, s in fields(SCHEMA)
+        if p.startswith(".spec.order.") and s.get("type") == "string"
+    }
+    guarded = {
+        path
+        for path, schema in strings.items()
+        for rule in schema.get("x-kubernetes-validations", [])
+        if rule["rule"] == NO_CONTROL
+        and rule["message"]
+        == f"{path[1:]} must not contain control characters (line breaks, tabs and the like)"
+    }
+    assert guarded == FREE_TEXT
+    # The rest are held to patterns of letters, digits and the like.
+    for path in strings.keys() - FREE_TEXT:
+        assert "pattern" in strings[path], path
+        assert "\\s" not in strings[path]["pattern"] and "^[^" not in strings[path]["pattern"]
+
+
+def test_the_order_model_refuses_what_the_crd_refuses() -> None:
+    # Order.from_json's CONTROL is the CEL rule's class: Cc (C0, DEL, C1), U+2028 and U+2029.
+    for code in range(0x3000):
+        character = chr(code)
+        refused = unicodedata.category(character) == "Cc" or code in (0x2028, 0x2029)
+        assert bool(CONTROL.search(character)) == refused, hex(code)

@@ -10,7 +10,7 @@ from checkout_operator.settings import Settings, SettingsError
 def test_defaults_point_at_in_cluster_services() -> None:
     settings = Settings.from_environment({"CHECKOUT_NAMESPACE": "shop"})
     assert settings.function_url("warehouse") == "http://checkout-warehouse.shop.svc/"
-    assert settings.attempts == 5
+    assert settings.attempts == 6
 
 
 def test_explicit_urls_override_the_template() -> None:

@@ -3,14 +3,18 @@ Message-ID that is the same on every attempt."""
 
 from __future__ import annotations
 
+import dataclasses
+import email.policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 
 from checkout_core.order import Order
 from checkout_functions import mail
-from checkout_functions.settings import InvalidSettings, Settings
-from tests.unit.test_order import VALID, order_with
+from checkout_functions.settings import Settings, SettingsError
+from tests.builders import ORDER as VALID
+from tests.builders import order_with
 
 SENDER = "Shop <orders@shop.example.com>"
 
@@ -59,6 +63,34 @@ def test_names_outside_ascii_and_with_quotes_survive_the_headers() -> None:
     assert "Dear Zoë" in message.get_content()
 
 
+def test_an_address_outside_ascii_makes_a_message_in_utf8() -> None:
+    data = order_with(customer__email="zoë@exämple.com")
+    message = mail.compose(Order.from_json(data), SENDER)
+    assert message["To"].addresses[0].addr_spec == "zoë@exämple.com"
+    written = message.as_bytes(policy=email.policy.SMTPUTF8)
+    assert "To: Ada Lovelace <zoë@exämple.com>".encode() in written
+
+
+@pytest.mark.parametrize(
+    "address", ['a"b@example.com', "a,b@example.com", "<a>@example.com", "a(b)@example.com"]
+)
+def test_an_odd_address_the_order_allows_stays_one_quoted_recipient(address: str) -> None:
+    message = mail.compose(Order.from_json(order_with(customer__email=address)), SENDER)
+    written = message.as_bytes(policy=email.policy.SMTP)
+    (recipient,) = BytesParser(policy=email.policy.default).parsebytes(written)["To"].addresses
+    assert recipient.display_name == "Ada Lovelace"
+    assert recipient.domain == "example.com"
+
+
+@pytest.mark.parametrize("name", ["Ada\r\nBcc: eve@example.com", "Ada\nLovelace", "Ada\rLovelace"])
+def test_an_order_that_makes_no_valid_header_is_unwritable(name: str) -> None:
+    # Order.from_json refuses these; an Order made otherwise still never reaches a server.
+    order = Order.from_json(VALID)
+    odd = dataclasses.replace(order, customer=dataclasses.replace(order.customer, name=name))
+    with pytest.raises(mail.Unwritable, match="order 1001 cannot be written"):
+        mail.compose(odd, SENDER)
+
+
 @pytest.mark.parametrize("content", [None, b"not a certificate\n"])
 def test_a_ca_file_that_cannot_be_loaded_stops_the_start_up_naming_smtp_ca_file(
     tmp_path: Path, content: bytes | None
@@ -67,7 +99,7 @@ def test_a_ca_file_that_cannot_be_loaded_stops_the_start_up_naming_smtp_ca_file(
     if content is not None:
         ca_file.write_bytes(content)
     for security in ("starttls", "tls"):
-        with pytest.raises(InvalidSettings, match=f"SMTP_CA_FILE '{ca_file}'"):
+        with pytest.raises(SettingsError, match=f"SMTP_CA_FILE '{ca_file}'"):
             mail.Mailer("mail.example.com", 587, 5.0, security, ca_file=str(ca_file))
     # Plain SMTP has no use for it.
     mail.Mailer("mail.example.com", 25, 5.0, "none", ca_file=str(ca_file))

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from checkout_functions.settings import InvalidSettings, Settings
+from checkout_functions.settings import Settings, SettingsError
 
 
 def test_defaults_with_an_empty_environment() -> None:
@@ -44,6 +44,29 @@ def test_every_variable_is_read() -> None:
     )
 
 
+def test_a_claim_is_short_and_renewed_in_time_however_long_a_send_may_take() -> None:
+    settings = Settings.from_environ({})
+    # Short beside the operator's retry budget (five attempts over 4 to 7.5 seconds), so that a
+    # crashed sender's claim is free before the retries end...
+    assert settings.email_claim_lease <= 3
+    # ...and a renewal, due every third of the lease and waiting at most the database timeout,
+    # lands before the claim could be taken over.
+    assert settings.email_claim_lease / 3 + settings.database_timeout < settings.email_claim_lease
+    # Sends longer than the lease are fine: the claim is renewed while they last.
+    slow = Settings.from_environ({"SMTP_TIMEOUT_SECONDS": "30"})
+    assert (slow.smtp_timeout, slow.email_claim_lease) == (30.0, 3.0)
+
+
+def test_a_lease_a_renewal_cannot_keep_is_refused_naming_what_it_needs() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({"EMAIL_CLAIM_LEASE_SECONDS": "4", "DATABASE_TIMEOUT_SECONDS": "3"})
+    assert "EMAIL_CLAIM_LEASE_SECONDS (4)" in str(refused.value)
+    assert "DATABASE_TIMEOUT_SECONDS (3)" in str(refused.value)
+    assert "more than 4.5" in str(refused.value)
+    accepted = {"EMAIL_CLAIM_LEASE_SECONDS": "4.6", "DATABASE_TIMEOUT_SECONDS": "3"}
+    assert Settings.from_environ(accepted).email_claim_lease == 4.6
+
+
 def test_empty_values_keep_the_defaults() -> None:
     assert Settings.from_environ({"SMTP_PORT": "", "SMTP_HOST": "  "}) == Settings()
 
@@ -55,13 +78,17 @@ def test_empty_values_keep_the_defaults() -> None:
         ({"SMTP_PORT": "70000"}, "SMTP_PORT"),
         ({"SMTP_TIMEOUT_SECONDS": "soon"}, "SMTP_TIMEOUT_SECONDS"),
         ({"DATABASE_TIMEOUT_SECONDS": "0"}, "DATABASE_TIMEOUT_SECONDS"),
-        ({"EMAIL_CLAIM_LEASE_SECONDS": "5"}, "EMAIL_CLAIM_LEASE_SECONDS"),
+        ({"EMAIL_CLAIM_LEASE_SECONDS": "2"}, "EMAIL_CLAIM_LEASE_SECONDS"),
+        (
+            {"EMAIL_CLAIM_LEASE_SECONDS": "3", "DATABASE_TIMEOUT_SECONDS": "2"},
+            "DATABASE_TIMEOUT_SECONDS",
+        ),
         ({"WAREHOUSE_COUNTRIES": "GB,France"}, "WAREHOUSE_COUNTRIES"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(environ: dict[str, str], name: str) -> None:
-    with pytest.raises(InvalidSettings, match=name):
+    with pytest.raises(SettingsError, match=name):
         Settings.from_environ(environ)
 
 
@@ -137,6 +164,6 @@ def test_a_login_over_plain_smtp_needs_smtp_allow_plaintext_auth(flag: str) -> N
 def test_an_unsafe_or_incomplete_mail_login_is_refused_by_name(
     environ: dict[str, str], named: str
 ) -> None:
-    with pytest.raises(InvalidSettings, match=named) as refused:
+    with pytest.raises(SettingsError, match=named) as refused:
         Settings.from_environ(environ)
     assert "hunter2" not in str(refused.value)

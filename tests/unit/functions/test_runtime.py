@@ -3,6 +3,8 @@ each outcome answers, and what /readyz and /metrics say."""
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 from typing import Any
 
@@ -12,12 +14,14 @@ from flask.testing import FlaskClient
 
 from checkout_core import binding, events, steps
 from checkout_core.order import Order
-from checkout_functions.errors import Refusal, Unavailable
-from checkout_functions.runtime import MAX_BODY, Function, create_app
-from tests.unit.test_order import VALID, order_with
+from checkout_functions.errors import BadEvent, Refusal, Unavailable
+from checkout_functions.runtime import MAX_BODY, Function, Served, create_app
+from tests.builders import ORDER as VALID
+from tests.builders import order_with
 
 STEP = steps.BY_FUNCTION["warehouse"]
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+DONE_AT = datetime.datetime(2026, 1, 1, 10, 0, 0, 123456, tzinfo=datetime.UTC)
 
 
 class Stand:
@@ -27,12 +31,13 @@ class Stand:
         self.orders: list[Order] = []
         self.fail: Exception | None = None
         self.ready: Exception | None = None
+        self.at: datetime.datetime | None = None
 
-    def handle(self, order: Order) -> dict[str, Any]:
+    def handle(self, order: Order) -> Served:
         self.orders.append(order)
         if self.fail is not None:
             raise self.fail
-        return {"shipmentId": f"s-{order.id}"}
+        return Served({"shipmentId": f"s-{order.id}"}, self.at)
 
     def check(self) -> None:
         if self.ready is not None:
@@ -167,6 +172,79 @@ def test_a_body_too_large_for_an_order_is_400(client: FlaskClient, stand: Stand)
     assert response.status_code == 400
     assert response.get_json()["reason"] == "TooLarge"
     assert stand.orders == []
+
+
+def chunked(client: FlaskClient, body: bytes) -> Any:
+    """POST `body` in binary mode without a Content-Length, as a chunked request reaches the
+    app under gunicorn: a stream the server ends (wsgi.input_terminated)."""
+    event = events.order_placed(VALID, "shop/order-1001", event_id="e-1", rewards_member=True)
+    headers, _ = binding.to_http(event)
+    return client.post(
+        "/",
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        input_stream=io.BytesIO(body),
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_body_without_length_over_the_limit_is_400_not_cut_and_served(
+    client: FlaskClient, stand: Stand
+) -> None:
+    # Cut at the limit, this would still be the order followed by spaces: valid JSON.
+    body = json.dumps(VALID).encode().ljust(MAX_BODY + 10)
+    response = chunked(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["reason"] == "TooLarge"
+    assert stand.orders == []
+
+
+def test_a_body_without_length_up_to_the_limit_is_read_whole(
+    client: FlaskClient, stand: Stand
+) -> None:
+    response = chunked(client, json.dumps(VALID).encode().ljust(MAX_BODY))
+    assert response.status_code == 200, response.get_json()
+    assert [o.id for o in stand.orders] == ["1001"]
+
+
+def test_the_reply_is_timed_when_the_work_was_done(client: FlaskClient, stand: Stand) -> None:
+    stand.at = DONE_AT
+    first, again = post_structured(client, placed()), post_structured(client, placed())
+    assert first.headers["ce-time"] == "2026-01-01T10:00:00.123456Z"
+    assert (again.headers["ce-time"], again.get_data()) == (
+        first.headers["ce-time"],
+        first.get_data(),
+    )
+
+
+def test_a_recorded_refusal_is_timed_when_it_was_recorded(
+    client: FlaskClient, stand: Stand
+) -> None:
+    stand.fail = Refusal("RecipientRefused", "550 no such mailbox", DONE_AT)
+    response = post_structured(client, placed())
+    assert response.headers["ce-type"] == STEP.fails
+    assert response.headers["ce-time"] == "2026-01-01T10:00:00.123456Z"
+
+
+def test_a_reply_of_work_not_recorded_is_timed_now(client: FlaskClient) -> None:
+    before = datetime.datetime.now(datetime.UTC)
+    response = post_structured(client, placed())
+    stamped = datetime.datetime.fromisoformat(response.headers["ce-time"])
+    assert before <= stamped <= datetime.datetime.now(datetime.UTC)
+
+
+def test_an_order_the_logic_finds_it_can_never_serve_is_400(
+    client: FlaskClient, stand: Stand
+) -> None:
+    stand.fail = BadEvent("InvalidOrder", "the confirmation email cannot be written")
+    response = post_structured(client, placed())
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "error": "the confirmation email cannot be written",
+        "reason": "InvalidOrder",
+        "eventId": "e-1",
+    }
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "checkout_function_events_total", "rejected") == 1
 
 
 def test_binary_data_that_is_not_json_is_400(client: FlaskClient, stand: Stand) -> None:
