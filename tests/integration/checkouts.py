@@ -4,7 +4,6 @@ their steps and the emails they caused."""
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -15,6 +14,8 @@ from checkout_core.api import CHECKOUTS as PLURAL
 from checkout_core.api import GROUP, VERSION
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
+from tests.builders import checkout as checkout
+from tests.builders import order_id as order_id
 from tests.waiting import eventually
 
 Body = dict[str, Any]
@@ -25,37 +26,6 @@ FAST_RETRIES = {
     "CHECKOUT_ATTEMPT_TIMEOUT": "5",
 }
 """Operator settings that make a retry budget run out in about a second."""
-
-
-def order_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def checkout(
-    name: str, order: str, email: str, member: bool, prices: list[str], **spec: Any
-) -> Body:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Checkout",
-        "metadata": {"name": name},
-        "spec": {
-            "order": {
-                "id": order,
-                "customer": {"name": "Ada Lovelace", "email": email, "rewardsMember": member},
-                "currency": "EUR",
-                "items": [
-                    {"sku": f"SKU-{n}", "quantity": 1, "unitPrice": p} for n, p in enumerate(prices)
-                ],
-                "shippingAddress": {
-                    "line1": "1 Analytical Way",
-                    "city": "London",
-                    "postalCode": "N1 9GU",
-                    "country": "GB",
-                },
-            },
-            **spec,
-        },
-    }
 
 
 def create(api: client.ApiClient, namespace: str, body: Body) -> None:
@@ -84,6 +54,24 @@ def wait_finished(api: client.ApiClient, namespace: str, name: str, timeout: flo
         until=lambda body: phase(body) in ("Succeeded", "Failed"),
         timeout=timeout,
     )
+
+
+def events_of(
+    api: client.ApiClient, namespace: str, name: str, reason: str | None = None
+) -> list[client.CoreV1Event]:
+    """The Kubernetes Events about the object `name`, of one reason or all."""
+    selector = f"involvedObject.name={name}" + (f",reason={reason}" if reason else "")
+    found = client.CoreV1Api(api).list_namespaced_event(namespace, field_selector=selector)
+    return list(found.items)
+
+
+def wait_succeeded(kubectl: Any, namespace: str, *names: str, timeout: str = "60s") -> None:
+    """`kubectl wait --for=condition=Succeeded` on the Checkouts, as a person would wait."""
+    checkouts = [f"chk/{name}" for name in names]
+    waited = kubectl(
+        "wait", "-n", namespace, "--for=condition=Succeeded", *checkouts, f"--timeout={timeout}"
+    )
+    assert waited.returncode == 0, waited.stderr
 
 
 def steps(body: Body) -> dict[str, Body]:

@@ -31,11 +31,13 @@ from tests.integration.checkouts import (
     checkout,
     create,
     emails_for,
+    events_of,
     get,
     order_id,
     phase,
     steps,
     wait_finished,
+    wait_succeeded,
 )
 from tests.integration.relay import Relay
 from tests.waiting import eventually
@@ -128,16 +130,7 @@ def test_member_and_guest_succeed_with_the_same_outputs_as_orchestration(
         email = f"ada-{order_id()}@example.com"
         create(api, namespace, choreography("member", member, email, True, ["12.50", "13.49"]))
         create(api, namespace, choreography("guest", guest, "bob@example.com", False, ["5.00"]))
-        waited = kubectl(
-            "wait",
-            "-n",
-            namespace,
-            "--for=condition=Succeeded",
-            "chk/member",
-            "chk/guest",
-            "--timeout=60s",
-        )
-        assert waited.returncode == 0, waited.stderr
+        wait_succeeded(kubectl, namespace, "member", "guest")
     one, two = get(api, namespace, "member"), get(api, namespace, "guest")
     for body in (one, two):
         status = body["status"]
@@ -150,10 +143,8 @@ def test_member_and_guest_succeed_with_the_same_outputs_as_orchestration(
     assert rewards.subjects == [member]  # the guest's order.placed never reached rewards
     assert len(emails_for(functions, member)) == 1
     assert len(emails_for(functions, guest)) == 1
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=member,reason=StepSucceeded"
-    )
-    assert len(events.items) == 3
+    events = events_of(api, namespace, "member", "StepSucceeded")
+    assert len(events) == 3
 
 
 def test_dispatcher_killed_mid_burst_loses_nothing(
@@ -376,10 +367,8 @@ def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_fi
             assert body["status"]["phase"] == "Succeeded", body["status"]
             assert steps(body)["rewards"]["output"]["points"] == 2
             assert len(emails_for(functions, stranded)) == 1
-            republished = client.CoreV1Api(api).list_namespaced_event(
-                namespace, field_selector="involvedObject.name=stranded,reason=Republished"
-            )
-            assert republished.items, "finished without being republished: nothing was lost?"
+            republished = events_of(api, namespace, "stranded", "Republished")
+            assert republished, "finished without being republished: nothing was lost?"
             # every Trigger has its consumer again, and a new checkout goes through as before
             for step in ("email", "shipment", "rewards"):
                 consumer = broker.consumer_name(namespace, f"checkout-{step}")
@@ -405,9 +394,7 @@ def test_while_the_broker_is_away_a_guests_skipped_step_is_announced_once(
     time.sleep(4)  # several of Kopf's retries
     body = get(api, namespace, "waiting")
     assert (body["status"]["phase"], steps(body)["rewards"]["phase"]) == ("Pending", "Skipped")
-    skipped = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=waiting,reason=StepSkipped"
-    )
-    assert [e.message for e in skipped.items] == [
+    skipped = events_of(api, namespace, "waiting", "StepSkipped")
+    assert [e.message for e in skipped] == [
         "rewards: skipped: condition rewardsmember=true does not hold"
     ]

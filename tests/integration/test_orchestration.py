@@ -21,11 +21,13 @@ from tests.integration.checkouts import (
     checkout,
     create,
     emails_for,
+    events_of,
     get,
     order_id,
     phase,
     steps,
     wait_finished,
+    wait_succeeded,
 )
 from tests.integration.relay import Relay
 from tests.waiting import eventually
@@ -57,16 +59,7 @@ def test_member_orders_and_a_guest_order_succeed_with_the_contract_outputs(
     one = wait_finished(api, namespace, "first")
     create(api, namespace, checkout("second", second, member, True, ["12.00"]))
     create(api, namespace, checkout("guest", guest, "bob@example.com", False, ["5.00"]))
-    waited = kubectl(
-        "wait",
-        "-n",
-        namespace,
-        "--for=condition=Succeeded",
-        "chk/second",
-        "chk/guest",
-        "--timeout=60s",
-    )
-    assert waited.returncode == 0, waited.stderr
+    wait_succeeded(kubectl, namespace, "second", "guest")
     two, three = get(api, namespace, "second"), get(api, namespace, "guest")
 
     for body in (one, two, three):
@@ -95,10 +88,8 @@ def test_member_orders_and_a_guest_order_succeed_with_the_contract_outputs(
     for order in (first, second, guest):
         assert len(emails_for(functions, order)) == 1
 
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=guest"
-    )
-    reasons = sorted(e.reason or "" for e in events.items)
+    events = events_of(api, namespace, "guest")
+    reasons = sorted(e.reason or "" for e in events)
     assert reasons == sorted(["StepStarted"] * 2 + ["StepSucceeded"] * 2 + ["StepSkipped"])
 
 
@@ -114,11 +105,9 @@ def test_transient_failures_are_retried_until_the_function_answers(
     assert body["status"]["phase"] == "Succeeded"
     assert (shipment["phase"], shipment["attempts"]) == ("Succeeded", 3)
     assert relay.requests == 3
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=flaky,reason=StepRetrying"
-    )
-    assert len(events.items) == 2
-    assert all("HTTP 503" in (e.message or "") for e in events.items)
+    events = events_of(api, namespace, "flaky", "StepRetrying")
+    assert len(events) == 2
+    assert all("HTTP 503" in (e.message or "") for e in events)
 
 
 def test_a_function_down_for_the_whole_budget_fails_its_step_only(
@@ -253,7 +242,5 @@ def test_an_invalid_order_that_reaches_the_operator_fails_with_the_reason(
     assert emails_for(functions, "not an id!") == []
     time.sleep(2)  # a second look changes nothing and says nothing more
     assert get(api, namespace, "invalid")["status"] == body["status"]
-    warnings = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector="involvedObject.name=invalid,reason=InvalidOrder"
-    )
-    assert [e.type for e in warnings.items] == ["Warning"]
+    warnings = events_of(api, namespace, "invalid", "InvalidOrder")
+    assert [e.type for e in warnings] == ["Warning"]

@@ -23,7 +23,11 @@ def test_changes_close_together_cost_one_write_and_the_last_write_is_final() -> 
 
     async def scenario() -> Status:
         status = initial(STEPS, {"rewardsmember": "true"}, 1, T0)
-        recorder = Recorder(status, write, lambda kind, reason, message: notified.append(Change(reason)), window=0.05)
+
+        def announce(kind: str, reason: str, message: str) -> None:
+            notified.append(Change(reason))
+
+        recorder = Recorder(status, write, announce, window=0.05)
         async with recorder:
             for name in ("email", "shipment", "rewards"):
                 await recorder.report(StepUpdate(name, Change.STARTED, T0, attempt=1))
