@@ -5,14 +5,12 @@
 set -euo pipefail
 assets=${1:?usage: build-binaries.sh ASSETS_DIR}
 hack=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$hack/versions.env"
+# shellcheck source=lib.sh
+. "$hack/lib.sh"
 cache=$(dirname "$assets")
 kube_bin=$cache/kube-v$KUBE_VERSION
 etcd_bin=$cache/etcd-v$ETCD_VERSION
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
-# shellcheck source=lib.sh
-. "$hack/lib.sh"
 
 build_cached "$kube_bin" "$hack/kube" "$(kube_ldflags)" \
   . k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \

@@ -5,12 +5,10 @@
 set -euo pipefail
 tools=${1:?usage: build-tools.sh TOOLS_DIR}
 hack=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=versions.env
-. "$hack/versions.env"
-cache=$(dirname "$tools")
-export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 # shellcheck source=lib.sh
 . "$hack/lib.sh"
+cache=$(dirname "$tools")
+export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 
 tool() {  # tool NAME VERSION LDFLAGS PACKAGE: built once into the cache, linked into $tools
   local name=$1 version=$2 ldflags=$3

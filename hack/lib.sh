@@ -1,5 +1,11 @@
 # shellcheck shell=bash
-# Shared by the build scripts; source it.
+# Shared by the build scripts; source it once `hack` names the hack folder. It reads the pinned
+# versions, and sets `cache` (CACHE, else ~/.cache/checkout-operator) and `docker` (DOCKER, else
+# docker) unless the script has set them already.
+# shellcheck source=versions.env
+. "${hack:?set hack to the hack folder before sourcing lib.sh}/versions.env"
+: "${cache:=${CACHE:-$HOME/.cache/checkout-operator}}"
+: "${docker:=${DOCKER:-docker}}"
 
 # build_cached DEST MODULE_DIR LDFLAGS OUT PACKAGE...
 # `go build` PACKAGE... of the module in MODULE_DIR into the folder DEST, once: a DEST that holds

@@ -47,10 +47,11 @@ def order_with(**changes: Any) -> Body:
         node: Any = data
         for key in parents:
             node = node[int(key)] if isinstance(node, list) else node[key]
+        at: Any = int(last) if isinstance(node, list) else last
         if value is None:
-            del node[last]
+            del node[at]
         else:
-            node[last] = value
+            node[at] = value
     return data
 
 
@@ -75,14 +76,14 @@ def order(
     return data
 
 
+def resource(kind: str, name: str, **spec: Any) -> Body:
+    """An object of our group: its kind, its name and its spec."""
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
 def checkout(
     name: str, order_id: str, email: str, member: bool, prices: Sequence[str], **spec: Any
 ) -> Body:
     """A Checkout named `name` of an order of one of each price; `spec` adds mode, strategy..."""
     placed = order(order_id, email=email, member=member, prices=prices, quantity=1)
-    return {
-        "apiVersion": API_VERSION,
-        "kind": CHECKOUT_KIND,
-        "metadata": {"name": name},
-        "spec": {"order": placed, **spec},
-    }
+    return resource(CHECKOUT_KIND, name, order=placed, **spec)

@@ -41,33 +41,15 @@ class Step:
         return {k: data[k] for k in self.outputs if k in data}
 
 
+# name, function, consumes, produces, fails; then the condition and the outputs.
 STEPS: tuple[Step, ...] = (
-    Step(
-        name="email",
-        function="confirmation",
-        consumes=events.ORDER_PLACED,
-        produces=events.EMAIL_SENT,
-        fails=events.EMAIL_FAILED,
-        outputs=("messageId",),
-    ),
-    Step(
-        name="shipment",
-        function="warehouse",
-        consumes=events.ORDER_PLACED,
-        produces=events.SHIPMENT_CREATED,
-        fails=events.SHIPMENT_FAILED,
-        outputs=("shipmentId",),
-    ),
-    Step(
-        name="rewards",
-        function="rewards",
-        consumes=events.ORDER_PLACED,
-        produces=events.POINTS_CREDITED,
-        fails=events.POINTS_FAILED,
-        when={events.REWARDS_MEMBER: "true"},
-        outputs=("points", "balance"),
-    ),
-)
+    Step("email", "confirmation", events.ORDER_PLACED, events.EMAIL_SENT, events.EMAIL_FAILED,
+         outputs=("messageId",)),
+    Step("shipment", "warehouse", events.ORDER_PLACED, events.SHIPMENT_CREATED,
+         events.SHIPMENT_FAILED, outputs=("shipmentId",)),
+    Step("rewards", "rewards", events.ORDER_PLACED, events.POINTS_CREDITED, events.POINTS_FAILED,
+         when={events.REWARDS_MEMBER: "true"}, outputs=("points", "balance")),
+)  # fmt: skip
 
 BY_NAME: Mapping[str, Step] = {s.name: s for s in STEPS}
 BY_FUNCTION: Mapping[str, Step] = {s.function: s for s in STEPS}

@@ -3,8 +3,10 @@ handling took, and how many workers and deliveries are running."""
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from checkout_core import metrics
+from checkout_core.metrics import Handled
 
 OUTCOMES = (
     "delivered",
@@ -25,18 +27,12 @@ its traceback, the event comes back."""
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.events = Counter(
-            "checkout_dispatcher_events",
+        self.handled = Handled(
+            self.registry,
+            "checkout_dispatcher",
+            "trigger",
             "Events handled, by Trigger (namespace/name) and outcome.",
-            ["trigger", "outcome"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "checkout_dispatcher_handling_seconds",
             "Time from taking an event to settling it with the broker, by Trigger and outcome.",
-            ["trigger", "outcome"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
         self.replies = Counter(
             "checkout_dispatcher_replies",
@@ -57,9 +53,8 @@ class Metrics:
         )
 
     def observe(self, trigger: str, outcome: str, seconds: float) -> None:
-        self.events.labels(trigger, outcome).inc()
-        self.duration.labels(trigger, outcome).observe(seconds)
+        self.handled.observe(trigger, outcome, seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return metrics.exposition(self.registry)

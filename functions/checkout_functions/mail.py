@@ -9,6 +9,7 @@ import email.policy
 import smtplib
 import socket
 import ssl
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -87,29 +88,22 @@ def _compose(order: Order, sender: str) -> EmailMessage:
     return message
 
 
+@dataclass(frozen=True)
 class Mailer:
     """An SMTP server, one connection per message: plain, upgraded with STARTTLS, or TLS from the
     start, and logged in to when there are credentials. The password appears in no message this
-    class makes."""
+    class makes (nor in its repr)."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        timeout: float,
-        security: str = "none",
-        username: str = "",
-        password: str = "",
-        ca_file: str = "",
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        self.security = security
-        self._username = username
-        self._password = password
-        self._ca_file = ca_file
-        if security != "none":
+    host: str
+    port: int
+    timeout: float
+    security: str = "none"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        if self.security != "none":
             # A CA file that cannot be read is a mistake in the configuration: say so at start-up
             # rather than with every email.
             try:
@@ -135,19 +129,19 @@ class Mailer:
 
     def _safe(self, text: str) -> str:
         """`text` (a server's answer, an exception) with the password masked, should it be there."""
-        return text.replace(self._password, "***") if self._password else text
+        return text.replace(self.password, "***") if self.password else text
 
     def _tls(self) -> ssl.SSLContext:
         """A fresh context for each connection, so a CA file updated in place (a mounted Secret or
         ConfigMap) is picked up."""
         try:
-            return ssl.create_default_context(cafile=self._ca_file or None)
+            return ssl.create_default_context(cafile=self.ca_file or None)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            raise Unavailable(f"SMTP_CA_FILE {self._ca_file!r} cannot be loaded: {error}") from None
+            raise Unavailable(f"SMTP_CA_FILE {self.ca_file!r} cannot be loaded: {error}") from None
 
     def _tls_failed(self, error: ssl.SSLError) -> Unavailable:
         if isinstance(error, ssl.SSLCertVerificationError):
-            trusted = self._ca_file or "the system's trusted authorities"
+            trusted = self.ca_file or "the system's trusted authorities"
             return Unavailable(
                 f"{self._where}: TLS handshake failed, its certificate was not accepted "
                 f"(verified against {trusted}): {error.verify_message or error}"
@@ -179,8 +173,8 @@ class Mailer:
                 # Raises SMTPNotSupportedError unless the EHLO answer offers STARTTLS: there is no
                 # falling back to plain.
                 smtp.starttls(context=self._tls())
-            if self._username:
-                smtp.login(self._username, self._password)
+            if self.username:
+                smtp.login(self.username, self.password)
         except smtplib.SMTPNotSupportedError as error:
             smtp.close()
             what = "STARTTLS" if self.security == "starttls" else "authentication (AUTH)"
@@ -192,7 +186,7 @@ class Mailer:
                 answer = answer.decode(errors="replace")
             raise Unavailable(
                 self._safe(
-                    f"{where}: authentication failed for user {self._username!r}: "
+                    f"{where}: authentication failed for user {self.username!r}: "
                     f"{error.smtp_code} {answer}"
                 )
             ) from error

@@ -7,11 +7,8 @@
 set -euo pipefail
 dest=${1:?usage: build-kind.sh DEST_DIR}
 hack=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../versions.env
-. "$hack/versions.env"
 # shellcheck source=../lib.sh
 . "$hack/lib.sh"
-cache=${CACHE:-$HOME/.cache/checkout-operator}
 patch=$hack/kind/kind-unprivileged.patch
 out=$cache/kind-v$KIND_VERSION-$(inputs_key "$patch")
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"

@@ -13,12 +13,8 @@
 # org.example.checkout-operator.key); logs go to stderr.
 set -euo pipefail
 hack=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../versions.env
-. "$hack/versions.env"
 # shellcheck source=../lib.sh
 . "$hack/lib.sh"
-docker=${DOCKER:-docker}
-cache=${CACHE:-$HOME/.cache/checkout-operator}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 images=$hack/kind/images
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"

@@ -8,11 +8,8 @@
 set -euo pipefail
 dest=${1:?usage: node-binaries.sh DEST_DIR}
 hack=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../versions.env
-. "$hack/versions.env"
 # shellcheck source=../lib.sh
 . "$hack/lib.sh"
-cache=${CACHE:-$HOME/.cache/checkout-operator}
 bin=$cache/kube-node-v$KUBE_VERSION
 export CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 

@@ -14,12 +14,8 @@
 # the Debian root is cached as a tarball.
 set -euo pipefail
 hack=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../versions.env
-. "$hack/versions.env"
 # shellcheck source=../lib.sh
 . "$hack/lib.sh"
-docker=${DOCKER:-docker}
-cache=${CACHE:-$HOME/.cache/checkout-operator}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 image=${KIND_NODE_IMAGE:-checkout-operator/kind-node:v$KUBE_VERSION}
 node=$hack/kind/node

@@ -11,12 +11,8 @@
 set -euo pipefail
 values=${1:-}
 hack=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=../versions.env
-. "$hack/versions.env"
 # shellcheck source=../lib.sh
 . "$hack/lib.sh"
-docker=${DOCKER:-docker}
-cache=${CACHE:-$HOME/.cache/checkout-operator}
 base=${CHECKOUT_BASE_IMAGE:-checkout-operator/base:bookworm}
 images=$hack/kind/images
 pg_major=15  # Debian bookworm's PostgreSQL

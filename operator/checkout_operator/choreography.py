@@ -5,7 +5,7 @@ off the data path. The projector turns the events that follow into status."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from checkout_core import broker
@@ -85,6 +85,20 @@ async def ensure_triggers(context: Context) -> None:
     for trigger in triggers.desired(STEPS, settings, owner):
         if any(t["metadata"]["name"] == trigger["metadata"]["name"] for t in stale):
             await context.triggers.apply(trigger)
+
+
+def triggers_once(context: Context) -> Callable[[], Awaitable[None]]:
+    """Lays out the catalogue's Triggers the first time it is awaited (the projector's first
+    start, once the broker answers); later calls do nothing."""
+    laid = not context.settings.manage_triggers
+
+    async def lay() -> None:
+        nonlocal laid
+        if not laid:
+            await ensure_triggers(context)
+            laid = True
+
+    return lay
 
 
 async def unready_triggers(context: Context) -> list[str]:

@@ -46,22 +46,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     if context.broker.configured:
         projector = Projector(context.broker, context.checkouts, context.events)
         memo.tasks = [
-            asyncio.create_task(projector.run_forever(_triggers_once(context)), name="projector"),
+            asyncio.create_task(
+                projector.run_forever(choreography.triggers_once(context)), name="projector"
+            ),
             asyncio.create_task(repairs.run(context), name="repairs"),
         ]
-
-
-def _triggers_once(context: Context) -> Callable[[], Any]:
-    """Lays out the catalogue's Triggers the first time the projector starts."""
-    laid = not context.settings.manage_triggers
-
-    async def lay() -> None:
-        nonlocal laid
-        if not laid:
-            await choreography.ensure_triggers(context)
-            laid = True
-
-    return lay
 
 
 @kopf.on.cleanup()

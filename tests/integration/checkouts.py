@@ -3,19 +3,17 @@ their steps and the emails they caused."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client
 
-from checkout_core.api import CHECKOUTS as PLURAL
-from checkout_core.api import GROUP, VERSION
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.builders import checkout as checkout
 from tests.builders import order_id as order_id
+from tests.integration.objects import CHECKOUT
 from tests.waiting import eventually
 
 Body = dict[str, Any]
@@ -29,18 +27,10 @@ FAST_RETRIES = {
 
 
 def create(api: client.ApiClient, namespace: str, body: Body) -> None:
-    client.CustomObjectsApi(api).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, copy.deepcopy(body)
-    )
+    CHECKOUT.create(api, namespace, body)
 
 
-def get(api: client.ApiClient, namespace: str, name: str) -> Body:
-    return cast(
-        Body,
-        client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name
-        ),
-    )
+get = CHECKOUT.get
 
 
 def phase(body: Body) -> str | None:

@@ -9,9 +9,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 
-from tests.integration.local_http import LocalHttpServer
+from tests.integration.local_http import Handler, LocalHttpServer
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,9 @@ class Relay(LocalHttpServer):
         self._idle = threading.Condition(self._lock)
         relay = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Forward(Handler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.body()
                 with relay._lock:
                     relay.requests += 1
                     relay._busy += 1
@@ -74,7 +73,7 @@ class Relay(LocalHttpServer):
             def _relay(self, body: bytes, fail: bool, slow: float) -> None:
                 time.sleep(relay.delay + (0.0 if relay.slow_answer else slow))
                 if fail:
-                    self._answer(503, {"Content-Type": "application/json"}, b'{"error":"relay"}')
+                    self.answer(503, {"Content-Type": "application/json"}, b'{"error":"relay"}')
                     return
                 request = urllib.request.Request(
                     relay.target, data=body, headers=dict(self.headers), method="POST"
@@ -87,21 +86,9 @@ class Relay(LocalHttpServer):
                 with relay._lock:
                     relay.answers.append(answer)
                 time.sleep(slow if relay.slow_answer else 0.0)
-                self._answer(answer.status, answer.headers, answer.body)
+                self.answer(answer.status, answer.headers, answer.body)
 
-            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        super().__init__(Handler)
+        super().__init__(Forward)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Return once no request is in the relay any more: every slow one has been forwarded

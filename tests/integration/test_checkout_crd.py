@@ -6,82 +6,25 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
+from checkout_core.api import CHECKOUT_KIND, GROUP, VERSION
 from checkout_core.api import CHECKOUTS as PLURAL
-from checkout_core.api import GROUP, VERSION
 from checkout_devenv.controlplane import ControlPlane
+from tests.builders import order_with, resource
 from tests.conftest import REPO
+from tests.integration.objects import CHECKOUT, refusal
 
 Body = dict[str, Any]
 
 
 def checkout(name: str = "order-1001", **spec: Any) -> Body:
     """A minimal valid Checkout: only what the schema requires."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Checkout",
-        "metadata": {"name": name},
-        "spec": {
-            "order": {
-                "id": "1001",
-                "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
-                "items": [{"sku": "BOOK-42", "quantity": 2, "unitPrice": "12.50"}],
-                "shippingAddress": {
-                    "line1": "1 Analytical Way",
-                    "city": "London",
-                    "postalCode": "N1 9GU",
-                    "country": "GB",
-                },
-            },
-            **spec,
-        },
-    }
-
-
-def objects(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
-def create(api: client.ApiClient, namespace: str, body: Body) -> Body:
-    return cast(
-        Body, objects(api).create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
-    )
-
-
-def get(api: client.ApiClient, namespace: str, name: str) -> Body:
-    return cast(
-        Body, objects(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    )
-
-
-def patch(api: client.ApiClient, namespace: str, name: str, body: Body) -> Body:
-    return cast(
-        Body,
-        objects(api).patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, body),
-    )
-
-
-def patch_status(api: client.ApiClient, namespace: str, name: str, body: Body) -> Body:
-    return cast(
-        Body,
-        objects(api).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, PLURAL, name, body
-        ),
-    )
-
-
-def refusal(call: Callable[[], object]) -> str:
-    """The API server's message when it refuses a write (422 Invalid)."""
-    with pytest.raises(ApiException) as caught:
-        call()
-    assert caught.value.status == 422, caught.value.body
-    message: str = json.loads(caught.value.body or "{}")["message"]
-    return message
+    minimal = order_with(currency=None, customer__rewardsMember=None, items__1=None)
+    return resource(CHECKOUT_KIND, name, order=minimal, **spec)
 
 
 def test_crd_is_established_with_the_contract_names(api: client.ApiClient) -> None:
@@ -106,7 +49,7 @@ def test_api_server_reports_the_pinned_version(control_plane: ControlPlane) -> N
 
 
 def test_minimal_checkout_is_accepted_with_defaults(api: client.ApiClient, namespace: str) -> None:
-    created = create(api, namespace, checkout())
+    created = CHECKOUT.create(api, namespace, checkout())
     spec = created["spec"]
     assert spec["mode"] == "Orchestration"
     assert spec["order"]["currency"] == "USD"
@@ -127,7 +70,7 @@ def test_boundary_values_are_accepted(api: client.ApiClient, namespace: str) -> 
         )
     ]
     assert len(order["items"]) == 100
-    created = create(api, namespace, body)
+    created = CHECKOUT.create(api, namespace, body)
     assert created["spec"]["mode"] == "Choreography"
     assert len(created["spec"]["order"]["items"]) == 100
 
@@ -141,7 +84,7 @@ def test_text_in_any_script_is_accepted(api: client.ApiClient, namespace: str) -
     order["shippingAddress"].update(
         line1="Straße 1 ½ — Hinterhaus", line2="c/o Bob", region="Île-de-France"
     )
-    created = create(api, namespace, body)
+    created = CHECKOUT.create(api, namespace, body)
     assert created["spec"]["order"]["customer"]["name"].startswith("Zoë")
 
 
@@ -160,7 +103,7 @@ def test_full_length_text_everywhere_stays_within_the_cel_budget(
     order["shippingAddress"].update(
         line1="l" * 200, line2="m" * 200, city="c" * 100, region="r" * 100, postalCode="p" * 20
     )
-    created = create(api, namespace, body)
+    created = CHECKOUT.create(api, namespace, body)
     assert len(created["spec"]["order"]["items"]) == 100
 
 
@@ -300,7 +243,7 @@ def test_invalid_checkout_is_refused_naming_the_field(
     mutate, field, words = INVALID[case]
     body = copy.deepcopy(checkout())
     mutate(body)
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: CHECKOUT.create(api, namespace, body))
     assert f"{field}:" in message, message
     assert words in message, message
 
@@ -316,11 +259,11 @@ def test_invalid_checkout_is_refused_naming_the_field(
 def test_mode_and_order_cannot_change_after_creation(
     api: client.ApiClient, namespace: str, field: str, change: Body
 ) -> None:
-    create(api, namespace, checkout())
-    message = refusal(lambda: patch(api, namespace, "order-1001", {"spec": change}))
+    CHECKOUT.create(api, namespace, checkout())
+    message = refusal(lambda: CHECKOUT.patch(api, namespace, "order-1001", {"spec": change}))
     assert f"{field}: Invalid value" in message, message
     assert f"{field} cannot change after creation" in message, message
-    unchanged = get(api, namespace, "order-1001")
+    unchanged = CHECKOUT.get(api, namespace, "order-1001")
     assert unchanged["metadata"]["generation"] == 1
 
 
@@ -373,11 +316,11 @@ FULL_STATUS: Body = {
 def test_status_subresource_keeps_every_declared_field(
     api: client.ApiClient, namespace: str
 ) -> None:
-    create(api, namespace, checkout())
+    CHECKOUT.create(api, namespace, checkout())
     # A write to the main resource ignores status...
-    patch(api, namespace, "order-1001", {"status": {"phase": "Failed"}})
+    CHECKOUT.patch(api, namespace, "order-1001", {"status": {"phase": "Failed"}})
     # ...and a write to /status ignores spec and prunes nothing the operator writes.
-    patched = patch_status(
+    patched = CHECKOUT.patch_status(
         api, namespace, "order-1001", {"status": FULL_STATUS, "spec": {"mode": "Choreography"}}
     )
     assert patched["status"] == FULL_STATUS
@@ -386,9 +329,9 @@ def test_status_subresource_keeps_every_declared_field(
 
 
 def test_bad_status_is_refused_too(api: client.ApiClient, namespace: str) -> None:
-    create(api, namespace, checkout())
+    CHECKOUT.create(api, namespace, checkout())
     message = refusal(
-        lambda: patch_status(api, namespace, "order-1001", {"status": {"phase": "Done"}})
+        lambda: CHECKOUT.patch_status(api, namespace, "order-1001", {"status": {"phase": "Done"}})
     )
     assert "status.phase: Unsupported value" in message
 
@@ -396,8 +339,8 @@ def test_bad_status_is_refused_too(api: client.ApiClient, namespace: str) -> Non
 def test_kubectl_get_shows_the_printer_columns(
     api: client.ApiClient, namespace: str, kubectl: Any
 ) -> None:
-    create(api, namespace, checkout(mode="Choreography"))
-    patch_status(api, namespace, "order-1001", {"status": FULL_STATUS})
+    CHECKOUT.create(api, namespace, checkout(mode="Choreography"))
+    CHECKOUT.patch_status(api, namespace, "order-1001", {"status": FULL_STATUS})
     result = kubectl("get", "chk", "-n", namespace)
     assert result.returncode == 0, result.stderr
     header, row = (line.split() for line in result.stdout.splitlines())

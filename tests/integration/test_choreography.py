@@ -5,7 +5,6 @@ broker, dispatcher, gunicorn functions, SMTP server, database."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import shutil
 import time
@@ -15,9 +14,8 @@ from typing import Any, cast
 
 import pytest
 from kubernetes import client
-from nats.js.errors import NotFoundError
 
-from checkout_core import binding, broker
+from checkout_core import broker
 from checkout_core.api import GROUP, VERSION
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
@@ -25,6 +23,7 @@ from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from checkout_devenv.processes import free_port
+from tests.integration import stream
 from tests.integration.checkouts import (
     Body,
     Operators,
@@ -87,33 +86,6 @@ def trigger_status(api: client.ApiClient, namespace: str, name: str) -> Body:
         ),
     )
     return cast(Body, body.get("status") or {})
-
-
-async def _consumer(url: str, name: str) -> Any:
-    connection = await broker.connect(url, "test")
-    try:
-        return await connection.jetstream().consumer_info(broker.STREAM, name)
-    except NotFoundError:
-        return None
-    finally:
-        await connection.close()
-
-
-async def _dead_letters(url: str, subject: str) -> list[Any]:
-    connection = await broker.connect(url, "test")
-    try:
-        js = connection.jetstream()
-        found = []
-        sequence = 0
-        info = await js.stream_info(broker.DEAD_LETTER_STREAM)
-        while sequence < info.state.last_seq:
-            sequence += 1
-            message = await js.get_msg(broker.DEAD_LETTER_STREAM, sequence)
-            if message.subject == subject:
-                found.append(binding.from_nats(message.headers, message.data or b""))
-        return found
-    finally:
-        await connection.close()
 
 
 def test_member_and_guest_succeed_with_the_same_outputs_as_orchestration(
@@ -256,9 +228,8 @@ def test_a_subscriber_failing_past_its_retries_is_dead_lettered(
     assert steps(body)["email"]["phase"] == "Succeeded"
     condition = body["status"]["conditions"][0]
     assert (condition["status"], condition["reason"]) == ("False", "StepFailed")
-    letters = asyncio.run(
-        _dead_letters(nats.url, broker.dead_letter_subject(namespace, "checkout-shipment"))
-    )
+    dead = broker.dead_letter_subject(namespace, "checkout-shipment")
+    letters = stream.dead_letters(nats.url, dead)
     (letter,) = [e for e in letters if e.get_subject() == order]
     assert letter.get_type() == "com.example.shop.order.placed"
     assert letter.get_extension("knativeerrordest") == "http://127.0.0.1:9/"
@@ -288,7 +259,7 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
     name = broker.consumer_name(namespace, "audit")
 
     def consumer_subject() -> str | None:
-        info = asyncio.run(_consumer(nats.url, name))
+        info = stream.consumer(nats.url, name)
         return info.config.filter_subject if info else None
 
     def filtered(expected: str | None) -> None:
@@ -314,15 +285,6 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
     )
     objects.delete_namespaced_custom_object(*TRIGGERS, namespace, "triggers", "audit")
     filtered(None)
-
-
-async def _stream_messages(url: str) -> int:
-    connection = await broker.connect(url, "test")
-    try:
-        info = await connection.jetstream().stream_info(broker.STREAM)
-        return int(info.state.messages)
-    finally:
-        await connection.close()
 
 
 def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_finish(
@@ -351,11 +313,11 @@ def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_fi
             assert wait_finished(api, namespace, "before")["status"]["phase"] == "Succeeded"
             # With nobody delivering, a checkout's order.placed waits in the stream...
             dispatcher.stop()
-            stored = asyncio.run(_stream_messages(lossy.url))
+            stored = stream.stored(lossy.url)
             stranded = order_id()
             create(api, namespace, choreography("stranded", stranded, "b@example.com", True, ["2"]))
             eventually(
-                lambda: asyncio.run(_stream_messages(lossy.url)) > stored,
+                lambda: stream.stored(lossy.url) > stored,
                 "order.placed to reach the broker",
             )
             # ...and is lost with the broker's store: streams, consumers and events all gone.
@@ -372,7 +334,7 @@ def test_a_broker_back_with_an_empty_store_is_restored_and_stranded_checkouts_fi
             # every Trigger has its consumer again, and a new checkout goes through as before
             for step in ("email", "shipment", "rewards"):
                 consumer = broker.consumer_name(namespace, f"checkout-{step}")
-                assert asyncio.run(_consumer(lossy.url, consumer)) is not None, consumer
+                assert stream.consumer(lossy.url, consumer) is not None, consumer
             create(api, namespace, choreography("after", order_id(), "c@example.com", True, ["3"]))
             assert wait_finished(api, namespace, "after")["status"]["phase"] == "Succeeded"
         finally:

@@ -45,6 +45,11 @@ def plain(obj: object) -> Any:
     return client.ApiClient().sanitize_for_serialization(obj)
 
 
+def manifest(api_version: str, kind: str, name: str, **fields: Any) -> dict[str, Any]:
+    """A Kubernetes object: its kind, its name, and its spec (or rules, or roleRef...)."""
+    return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **fields}
+
+
 def condition(obj: dict[str, Any], kind: str) -> str | None:
     conditions = (obj.get("status") or {}).get("conditions") or []
     return next((c["status"] for c in conditions if c["type"] == kind), None)
@@ -119,12 +124,12 @@ def test_a_deployment_rolls_out_behind_its_service_and_is_collected(
     )
     create(
         workloads,
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "web"},
-            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
-        },
+        manifest(
+            "v1",
+            "Service",
+            "web",
+            spec={"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        ),
     )
 
     deployment = eventually(
@@ -178,12 +183,12 @@ def test_a_statefulset_and_a_plain_claim_get_volumes(
     labels = {"app": "db"}
     create(
         workloads,
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "db"},
-            "spec": {"clusterIP": "None", "selector": labels, "ports": [{"port": 5432}]},
-        },
+        manifest(
+            "v1",
+            "Service",
+            "db",
+            spec={"clusterIP": "None", "selector": labels, "ports": [{"port": 5432}]},
+        ),
     )
     # Neither claim names a class: the DefaultStorageClass admission plugin fills in ours.
     claim_spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
@@ -214,12 +219,7 @@ def test_a_statefulset_and_a_plain_claim_get_volumes(
     )
     create(
         workloads,
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "scratch"},
-            "spec": claim_spec,
-        },
+        manifest("v1", "PersistentVolumeClaim", "scratch", spec=claim_spec),
     )
 
     eventually(
@@ -294,12 +294,12 @@ def test_a_service_account_token_is_held_to_rbac(
     rbac = "rbac.authorization.k8s.io"
     create(
         workloads,
-        {
-            "apiVersion": f"{rbac}/v1",
-            "kind": "Role",
-            "metadata": {"name": "read-configmaps"},
-            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
-        },
+        manifest(
+            f"{rbac}/v1",
+            "Role",
+            "read-configmaps",
+            rules=[{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}],
+        ),
     )
     create(
         workloads,

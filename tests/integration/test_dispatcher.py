@@ -14,7 +14,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -27,8 +26,8 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
-from checkout_core import api as shop_api
 from checkout_core import binding, broker, events
+from checkout_core.api import TRIGGER_KIND
 from checkout_core.steps import STEPS
 from checkout_core.triggers import Trigger
 from checkout_devenv.broker import NatsServer
@@ -36,7 +35,9 @@ from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_operator.triggers import status as trigger_status
-from tests.integration.local_http import LocalHttpServer
+from tests.builders import order, resource
+from tests.integration.local_http import Handler, LocalHttpServer
+from tests.integration.objects import TRIGGER
 from tests.integration.relay import Relay
 from tests.metrics import sample
 from tests.waiting import eventually
@@ -162,32 +163,23 @@ class Sink(LocalHttpServer):
         self._lock = threading.Lock()
         sink = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Receive(Handler):
             protocol_version = "HTTP/1.1"
             # Headers and body go out in two writes; with Nagle's algorithm the second waits
             # for the client's delayed ACK, 40 ms per event.
             disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = self.body()
                 headers = dict(self.headers)
                 event = binding.from_http(headers, body)
                 with sink._lock:
                     sink.received.append((event, headers, time.monotonic()))
                     n = sum(1 for e, _, _ in sink.received if e.get_id() == event.get_id())
                 time.sleep(sink.delay)
-                status, answer_headers, answer = sink.respond(event, n)
-                self.send_response(status)
-                for name, value in answer_headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.answer(*sink.respond(event, n))
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        super().__init__(Handler)
+        super().__init__(Receive)
 
     def ids(self) -> list[str]:
         """The id of every event received, in order, repeats included."""
@@ -208,17 +200,14 @@ def trigger_body(
     attributes: dict[str, str] | None = None,
     delivery: Body | None = None,
 ) -> Body:
-    return {
-        "apiVersion": f"{shop_api.GROUP}/{shop_api.VERSION}",
-        "kind": "Trigger",
-        "metadata": {"name": name},
-        "spec": {
-            "broker": "default",
-            "filter": {"attributes": attributes or {"type": PING}},
-            "subscriber": {"uri": subscriber},
-            "delivery": {**FAST, **(delivery or {})},
-        },
-    }
+    return resource(
+        TRIGGER_KIND,
+        name,
+        broker="default",
+        filter={"attributes": attributes or {"type": PING}},
+        subscriber={"uri": subscriber},
+        delivery={**FAST, **(delivery or {})},
+    )
 
 
 class Operator:
@@ -226,17 +215,12 @@ class Operator:
     Ready status."""
 
     def __init__(self, api: client.ApiClient, bus: Bus, namespace: str) -> None:
-        self.objects = client.CustomObjectsApi(api)
+        self.api = api
         self.bus = bus
         self.namespace = namespace
 
     def create(self, body: Body, ack_wait: float = 10.0, ready: bool = True) -> Trigger:
-        created = cast(
-            Body,
-            self.objects.create_namespaced_custom_object(
-                shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, body
-            ),
-        )
+        created = TRIGGER.create(self.api, self.namespace, body)
         trigger = Trigger.from_body(created)
         config = broker.consumer_config(trigger.consumer, trigger.filter_subject, ack_wait)
         self.bus.run(broker.ensure_consumer(self.bus.js, config))
@@ -245,41 +229,20 @@ class Operator:
         return trigger
 
     def get(self, name: str) -> Body:
-        return cast(
-            Body,
-            self.objects.get_namespaced_custom_object(
-                shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, name
-            ),
-        )
+        return TRIGGER.get(self.api, self.namespace, name)
 
     def mark_ready(self, name: str) -> None:
         # The status the operator writes once the Trigger's consumer exists.
         status = trigger_status(self.get(name), consumer_error=None, now=datetime.now(UTC))
-        self.objects.patch_namespaced_custom_object_status(
-            shop_api.GROUP,
-            shop_api.VERSION,
-            self.namespace,
-            shop_api.TRIGGERS,
-            name,
-            {"status": status},
-        )
+        TRIGGER.patch_status(self.api, self.namespace, name, {"status": status})
 
     def change(self, name: str, spec: Body) -> None:
         """A new generation of the spec, then (as the operator would) its status."""
-        self.objects.patch_namespaced_custom_object(
-            shop_api.GROUP,
-            shop_api.VERSION,
-            self.namespace,
-            shop_api.TRIGGERS,
-            name,
-            {"spec": spec},
-        )
+        TRIGGER.patch(self.api, self.namespace, name, {"spec": spec})
         self.mark_ready(name)
 
     def delete(self, name: str) -> None:
-        self.objects.delete_namespaced_custom_object(
-            shop_api.GROUP, shop_api.VERSION, self.namespace, shop_api.TRIGGERS, name
-        )
+        TRIGGER.delete(self.api, self.namespace, name)
 
 
 @pytest.fixture
@@ -313,6 +276,34 @@ def start_dispatcher(
     yield start
     for process in started:
         process.stop()
+
+
+def one_ping(
+    operator: Operator,
+    bus: Bus,
+    start_dispatcher: StartDispatcher,
+    subscriber: str,
+    delivery: Body | None = None,
+) -> tuple[Trigger, DispatcherProcess, CloudEvent]:
+    """A Ready Trigger "ping" for `subscriber`, a dispatcher serving it, one ping published."""
+    trigger = operator.create(trigger_body("ping", subscriber, delivery=delivery))
+    dispatcher = start_dispatcher()
+    (event,) = pings(operator.namespace, 1)
+    bus.publish(event)
+    return trigger, dispatcher, event
+
+
+def the_dead_letter(bus: Bus, trigger: Trigger, dispatcher: DispatcherProcess) -> api.RawStreamMsg:
+    """The one dead letter of `trigger`, once it is there and the event acknowledged."""
+    dead = broker.dead_letter_subject(trigger.namespace, trigger.name)
+    waiting(
+        lambda: len(bus.messages(dead, broker.DEAD_LETTER_STREAM)) == 1,
+        "the dead letter",
+        logs=logs(dispatcher),
+    )
+    waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
+    (message,) = bus.messages(dead, broker.DEAD_LETTER_STREAM)
+    return message
 
 
 def logs(*processes: DispatcherProcess) -> str:
@@ -436,10 +427,7 @@ def test_retries_with_backoff_until_the_subscriber_recovers(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink(fail_first(2)) as sink:
-        trigger = operator.create(trigger_body("ping", sink.url))
-        dispatcher = start_dispatcher()
-        (event,) = pings(namespace, 1)
-        bus.publish(event)
+        trigger, dispatcher, event = one_ping(operator, bus, start_dispatcher, sink.url)
         subject = broker.subject(PONG)
         waiting(lambda: len(bus.messages(subject)) == 1, "the reply", logs=logs(dispatcher))
         waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
@@ -499,22 +487,11 @@ def test_exhausted_retries_go_to_the_dead_letter_stream_with_the_failed_event(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink(always(503, b'{"error":"database down"}')) as sink:
-        trigger = operator.create(
-            trigger_body("ping", sink.url, delivery={"retry": 2, "failedEventType": PING_FAILED})
+        trigger, dispatcher, event = one_ping(
+            operator, bus, start_dispatcher, sink.url, {"retry": 2, "failedEventType": PING_FAILED}
         )
-        dispatcher = start_dispatcher()
-        (event,) = pings(namespace, 1)
-        bus.publish(event)
-        dead = broker.dead_letter_subject(namespace, "ping")
-        waiting(
-            lambda: len(bus.messages(dead, broker.DEAD_LETTER_STREAM)) == 1,
-            "the dead letter",
-            logs=logs(dispatcher),
-        )
-        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
+        message = the_dead_letter(bus, trigger, dispatcher)
         assert sink.ids() == [event.get_id()] * 3
-
-        (message,) = bus.messages(dead, broker.DEAD_LETTER_STREAM)
         assert message.headers is not None
         assert message.headers[broker.MSG_ID] == f"{trigger.key}/{event.get_id()}"
         letter = binding.from_nats(message.headers, message.data or b"")
@@ -544,12 +521,9 @@ def test_a_refusal_is_dead_lettered_without_retries(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink(always(400, b'{"error":"not an order"}')) as sink:
-        trigger = operator.create(
-            trigger_body("ping", sink.url, delivery={"retry": 5, "failedEventType": PING_FAILED})
+        trigger, dispatcher, event = one_ping(
+            operator, bus, start_dispatcher, sink.url, {"retry": 5, "failedEventType": PING_FAILED}
         )
-        dispatcher = start_dispatcher()
-        (event,) = pings(namespace, 1)
-        bus.publish(event)
         waiting(
             lambda: len(bus.messages(broker.subject(PING_FAILED))) == 1,
             "the failed event",
@@ -611,14 +585,7 @@ def test_a_message_that_is_not_a_cloudevent_is_dead_lettered_at_once(
         trigger = operator.create(trigger_body("ping", sink.url))
         dispatcher = start_dispatcher()
         bus.publish_raw(broker.subject(PING), b"\x00garbage", {"ce-type": PING})
-        dead = broker.dead_letter_subject(namespace, "ping")
-        waiting(
-            lambda: len(bus.messages(dead, broker.DEAD_LETTER_STREAM)) == 1,
-            "the dead letter",
-            logs=logs(dispatcher),
-        )
-        waiting(lambda: bus.settled(trigger.consumer), "acknowledged")
-        (message,) = bus.messages(dead, broker.DEAD_LETTER_STREAM)
+        message = the_dead_letter(bus, trigger, dispatcher)
         assert message.data == b"\x00garbage"
         assert message.headers is not None
         assert message.headers["Dispatch-Error"].startswith("not a CloudEvent")
@@ -760,33 +727,23 @@ def assert_each_delivered_and_replied_once(
     assert sorted(replies) == sorted(f"{e.get_id()}/{PONG}" for e in sent)
 
 
-def test_a_dispatcher_killed_mid_burst_loses_nothing(
-    operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
-) -> None:
-    with Sink(delay=0.2) as sink:
-        dispatcher = start_dispatcher(DISPATCHER_CONCURRENCY="4")
-        trigger, sent = burst(operator, bus, namespace, sink)
-        waiting(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
-        dispatcher.kill()
-        assert len(set(sink.ids())) < len(sent), "the kill came after the burst"
-        dispatcher.start()
-        assert_each_delivered_and_replied_once(bus, trigger, sink, sent, dispatcher)
-
-
-def test_a_broker_restart_mid_burst_loses_nothing_and_duplicates_no_reply(
+@pytest.mark.parametrize("struck", ["dispatcher", "broker"])
+def test_a_dispatcher_or_broker_killed_mid_burst_loses_nothing_and_duplicates_no_reply(
     operator: Operator,
     bus: Bus,
     nats: NatsServer,
     namespace: str,
     start_dispatcher: StartDispatcher,
+    struck: str,
 ) -> None:
     with Sink(delay=0.2) as sink:
         dispatcher = start_dispatcher(DISPATCHER_CONCURRENCY="4")
         trigger, sent = burst(operator, bus, namespace, sink)
         waiting(lambda: len(sink.ids()) >= 8, "a third delivered", logs=logs(dispatcher))
-        nats.kill()
-        assert len(set(sink.ids())) < len(sent), "the restart came after the burst"
-        nats.start()  # same port, same store
+        killed = dispatcher if struck == "dispatcher" else nats
+        killed.kill()
+        assert len(set(sink.ids())) < len(sent), f"the {struck} was killed after the burst"
+        killed.start()  # the broker: same port, same store
         assert_each_delivered_and_replied_once(bus, trigger, sink, sent, dispatcher)
         assert dispatcher.running()
 
@@ -825,21 +782,6 @@ def test_a_broker_back_with_an_empty_store_is_served_once_the_consumer_is_made_a
         assert dispatcher.running()
 
 
-def order(order_id: str, member: bool) -> Body:
-    return {
-        "id": order_id,
-        "customer": {"name": "Ada", "email": f"{order_id}@example.com", "rewardsMember": member},
-        "currency": "EUR",
-        "items": [{"sku": "BOOK-42", "quantity": 2, "unitPrice": "12.50"}],
-        "shippingAddress": {
-            "line1": "1 Analytical Way",
-            "city": "London",
-            "postalCode": "N1 9GU",
-            "country": "GB",
-        },
-    }
-
-
 def test_real_functions_send_one_email_per_order_across_a_dispatcher_kill(
     operator: Operator,
     bus: Bus,
@@ -866,7 +808,7 @@ def test_real_functions_send_one_email_per_order_across_a_dispatcher_kill(
         for order_id, member in orders.items():
             bus.publish(
                 events.order_placed(
-                    order(order_id, member),
+                    order(order_id, member=member, prices=("12.50",)),
                     f"{namespace}/checkout-{order_id}",
                     event_id=f"{order_id}/placed",
                     rewards_member=member,

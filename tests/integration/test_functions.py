@@ -49,12 +49,6 @@ TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 @pytest.fixture(scope="module")
-def sqlite_functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functions]:
-    with Functions(tmp_path_factory.mktemp("functions-sqlite")) as functions:
-        yield functions
-
-
-@pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
     with Postgres(tmp_path_factory.mktemp("postgres"), durable=False) as server:
         yield server
@@ -71,7 +65,8 @@ def postgres_functions(
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def stack(request: pytest.FixtureRequest) -> Functions:
     """The functions on each database the product supports."""
-    functions: Functions = request.getfixturevalue(f"{request.param}_functions")
+    fixture = {"sqlite": "functions", "postgres": "postgres_functions"}[request.param]
+    functions: Functions = request.getfixturevalue(fixture)
     return functions
 
 
@@ -269,11 +264,11 @@ def side_effects(functions: Functions, name: str, order_id: str) -> int:
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_confirmation_sends_one_email_and_replies_email_sent(
-    sqlite_functions: Functions, mode: str
+    functions: Functions, mode: str
 ) -> None:
     data = order(prices=("12.99", "0.50"))
     event = placed(data)
-    answer = send(sqlite_functions.urls["confirmation"], event, mode)
+    answer = send(functions.urls["confirmation"], event, mode)
 
     assert answer.status == 200
     assert answer.headers["content-type"] == "application/json"
@@ -287,7 +282,7 @@ def test_confirmation_sends_one_email_and_replies_email_sent(
     message_id = f"<order-{data['id']}@shop.example.com>"
     assert reply.get_data() == {"messageId": message_id, "recipient": data["customer"]["email"]}
 
-    (message,) = mail_for(sqlite_functions.smtp, data["id"])
+    (message,) = mail_for(functions.smtp, data["id"])
     assert message["Message-ID"] == message_id
     assert message["To"].addresses[0].addr_spec == data["customer"]["email"]
     assert message["X-RcptTo"] == data["customer"]["email"]
@@ -299,10 +294,10 @@ def test_confirmation_sends_one_email_and_replies_email_sent(
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_warehouse_records_a_shipment_and_replies_shipment_created(
-    sqlite_functions: Functions, mode: str
+    functions: Functions, mode: str
 ) -> None:
     data = order(country="FR")
-    answer = send(sqlite_functions.urls["warehouse"], placed(data), mode)
+    answer = send(functions.urls["warehouse"], placed(data), mode)
 
     assert answer.status == 200
     reply = answer.event
@@ -310,36 +305,36 @@ def test_warehouse_records_a_shipment_and_replies_shipment_created(
     assert reply.get_subject() == data["id"]
     assert reply.get_extension("traceparent") == TRACE
     assert reply.get_data() == {"shipmentId": warehouse.shipment_id(data["id"])}
-    (shipment,) = rows(sqlite_functions.database_url, warehouse_shipments, order_id=data["id"])
+    (shipment,) = rows(functions.database_url, warehouse_shipments, order_id=data["id"])
     assert (shipment.shipment_id, shipment.country) == (warehouse.shipment_id(data["id"]), "FR")
 
 
 @pytest.mark.parametrize("mode", ["binary", "structured"])
 def test_rewards_credits_whole_points_and_replies_points_credited(
-    sqlite_functions: Functions, mode: str
+    functions: Functions, mode: str
 ) -> None:
     data = order(prices=("12.99",))  # total 25.98: 25 points
-    answer = send(sqlite_functions.urls["rewards"], placed(data), mode)
+    answer = send(functions.urls["rewards"], placed(data), mode)
 
     assert answer.status == 200
     reply = answer.event
     assert reply.get_type() == events.POINTS_CREDITED
     assert reply.get_subject() == data["id"]
     assert reply.get_data() == {"points": 25, "balance": 25}
-    (credit,) = rows(sqlite_functions.database_url, reward_credits, order_id=data["id"])
+    (credit,) = rows(functions.database_url, reward_credits, order_id=data["id"])
     assert (credit.points, credit.balance_after) == (25, 25)
 
 
-def test_a_non_member_gets_points_failed_and_no_credit(sqlite_functions: Functions) -> None:
+def test_a_non_member_gets_points_failed_and_no_credit(functions: Functions) -> None:
     data = order(member=False)
     for _ in range(2):
-        answer = send(sqlite_functions.urls["rewards"], placed(data))
+        answer = send(functions.urls["rewards"], placed(data))
         assert answer.status == 200
         assert answer.event.get_type() == events.POINTS_FAILED
         assert answer.event.get_data()["reason"] == "NotARewardsMember"
-    assert rows(sqlite_functions.database_url, reward_credits, order_id=data["id"]) == []
+    assert rows(functions.database_url, reward_credits, order_id=data["id"]) == []
     email = data["customer"]["email"]
-    assert rows(sqlite_functions.database_url, reward_accounts, email=email) == []
+    assert rows(functions.database_url, reward_accounts, email=email) == []
 
 
 # -- requests that cannot be accepted --------------------------------------------------------------
@@ -408,45 +403,45 @@ MALFORMED = {
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("case", MALFORMED)
 def test_a_malformed_request_is_400_naming_the_problem_and_writes_nothing(
-    sqlite_functions: Functions, name: str, case: str
+    functions: Functions, name: str, case: str
 ) -> None:
-    before = footprint(sqlite_functions)
+    before = footprint(functions)
     order_id, headers, body = malformed(case)
 
-    answer = request(sqlite_functions.urls[name], body, headers)
+    answer = request(functions.urls[name], body, headers)
 
     assert answer.status == 400, answer.body
     assert answer.headers["content-type"] == "application/json"
     reason, words = MALFORMED[case]
     assert answer.json()["reason"] == reason
     assert words in answer.json()["error"]
-    assert footprint(sqlite_functions) == before
-    assert side_effects(sqlite_functions, name, order_id) == 0
+    assert footprint(functions) == before
+    assert side_effects(functions, name, order_id) == 0
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_chunked_body_over_the_limit_is_400_too_large_and_writes_nothing(
-    sqlite_functions: Functions, name: str
+    functions: Functions, name: str
 ) -> None:
-    before = footprint(sqlite_functions)
+    before = footprint(functions)
     data = order()
     # A valid order, padded to 5 MB: cut at the limit it would still parse, and be served.
-    answer = chunked(sqlite_functions.urls[name], placed(data), 5 * 1024 * 1024)
+    answer = chunked(functions.urls[name], placed(data), 5 * 1024 * 1024)
 
     assert answer.status == 400, answer.body
     assert answer.json()["reason"] == "TooLarge"
     assert str(MAX_BODY) in answer.json()["error"]
-    assert footprint(sqlite_functions) == before
-    assert side_effects(sqlite_functions, name, data["id"]) == 0
+    assert footprint(functions) == before
+    assert side_effects(functions, name, data["id"]) == 0
 
 
 def test_a_chunked_body_within_the_limit_is_read_whole_and_served(
-    sqlite_functions: Functions,
+    functions: Functions,
 ) -> None:
     data = order()
     event = placed(data)
     size = len(binding.to_http(event)[1])
-    answer = chunked(sqlite_functions.urls["warehouse"], event, MAX_BODY - size)
+    answer = chunked(functions.urls["warehouse"], event, MAX_BODY - size)
     assert answer.status == 200, answer.body
     assert answer.event.get_data() == {"shipmentId": warehouse.shipment_id(data["id"])}
 
@@ -462,9 +457,9 @@ def test_a_chunked_body_within_the_limit_is_read_whole_and_served(
     ],
 )
 def test_an_order_with_a_line_break_in_its_text_is_400_invalid_order_and_sends_nothing(
-    sqlite_functions: Functions, name: str, field: str, value: str
+    functions: Functions, name: str, field: str, value: str
 ) -> None:
-    before = footprint(sqlite_functions)
+    before = footprint(functions)
     data = order()
     if field == "line1":
         data["shippingAddress"]["line1"] = value
@@ -473,21 +468,21 @@ def test_an_order_with_a_line_break_in_its_text_is_400_invalid_order_and_sends_n
         data["customer"][field] = value
         path = f"order.customer.{field}"
 
-    answer = send(sqlite_functions.urls[name], placed(data))
+    answer = send(functions.urls[name], placed(data))
 
     assert answer.status == 400, answer.body
     assert answer.json()["reason"] == "InvalidOrder"
     assert answer.json()["error"].startswith(f"{path}: must not contain control characters")
-    assert footprint(sqlite_functions) == before
-    assert side_effects(sqlite_functions, name, data["id"]) == 0
+    assert footprint(functions) == before
+    assert side_effects(functions, name, data["id"]) == 0
 
 
-def test_an_address_outside_ascii_is_sent_with_smtputf8(sqlite_functions: Functions) -> None:
+def test_an_address_outside_ascii_is_sent_with_smtputf8(functions: Functions) -> None:
     data = order(email=f"zoë-{new_id()}@exämple.com")
-    answer = send(sqlite_functions.urls["confirmation"], placed(data))
+    answer = send(functions.urls["confirmation"], placed(data))
     assert answer.status == 200, answer.body
     assert answer.event.get_type() == events.EMAIL_SENT
-    (message,) = mail_for(sqlite_functions.smtp, data["id"])
+    (message,) = mail_for(functions.smtp, data["id"])
     assert message["X-RcptTo"] == data["customer"]["email"]
 
 
@@ -534,6 +529,16 @@ def changed(data: dict[str, Any], **customer: Any) -> dict[str, Any]:
     return {**data, "customer": {**data["customer"], **customer}}
 
 
+def assert_conflict(answer: Answer, refusal_type: str, message: str) -> None:
+    """`answer` refuses a repeat that would do something else: 200, the step's refusal, reason
+    ConflictingRepeat, its message starting with `message`."""
+    assert answer.status == 200
+    assert answer.event.get_type() == refusal_type
+    refusal = answer.event.get_data()
+    assert refusal["reason"] == "ConflictingRepeat"
+    assert refusal["message"].startswith(message)
+
+
 def test_a_repeat_for_another_recipient_is_refused_and_sends_nothing(stack: Functions) -> None:
     data = order()
     event = placed(data)
@@ -543,13 +548,11 @@ def test_a_repeat_for_another_recipient_is_refused_and_sends_nothing(stack: Func
 
     answer = send(stack.urls["confirmation"], placed(changed(data, email=new)))
 
-    assert answer.status == 200
-    assert answer.event.get_type() == events.EMAIL_FAILED
-    refusal = answer.event.get_data()
-    assert refusal["reason"] == "ConflictingRepeat"
-    assert refusal["message"].startswith(
+    assert_conflict(
+        answer,
+        events.EMAIL_FAILED,
         f"order {data['id']} was already confirmed to {old}; this event asks for {new} in "
-        "order.customer.email"
+        "order.customer.email",
     )
     (message,) = mail_for(stack.smtp, data["id"])
     assert message["X-RcptTo"] == old
@@ -576,13 +579,11 @@ def test_a_repeat_to_another_country_is_refused_and_ships_nothing(stack: Functio
 
     answer = send(stack.urls["warehouse"], placed(moved))
 
-    assert answer.status == 200
-    assert answer.event.get_type() == events.SHIPMENT_FAILED
-    refusal = answer.event.get_data()
-    assert refusal["reason"] == "ConflictingRepeat"
-    assert refusal["message"].startswith(
+    assert_conflict(
+        answer,
+        events.SHIPMENT_FAILED,
         f"order {data['id']} was already shipped to GB; this event asks for FR in "
-        "order.shippingAddress.country"
+        "order.shippingAddress.country",
     )
     (shipment,) = rows(stack.database_url, warehouse_shipments, order_id=data["id"])
     assert shipment.country == "GB"
@@ -602,13 +603,8 @@ def test_a_repeat_crediting_another_account_or_amount_is_refused_and_credits_not
         (bigger, f"asks for 51 points to {old} in order.items (the points of its total),"),
     ]:
         answer = send(stack.urls["rewards"], placed(asked))
-        assert answer.status == 200
-        assert answer.event.get_type() == events.POINTS_FAILED
-        refusal = answer.event.get_data()
-        assert refusal["reason"] == "ConflictingRepeat"
-        assert refusal["message"].startswith(
-            f"order {data['id']} was already credited 25 points to {old}; this event {words}"
-        )
+        already = f"order {data['id']} was already credited 25 points to {old}; this event"
+        assert_conflict(answer, events.POINTS_FAILED, f"{already} {words}")
 
     (credit,) = rows(stack.database_url, reward_credits, order_id=data["id"])
     assert (credit.email, credit.points) == (old, 25)
@@ -911,8 +907,8 @@ def test_a_database_that_goes_away_is_503_until_it_is_back(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_health_readiness_and_metrics_answer(sqlite_functions: Functions, name: str) -> None:
-    url = sqlite_functions.urls[name]
+def test_health_readiness_and_metrics_answer(functions: Functions, name: str) -> None:
+    url = functions.urls[name]
     assert request(url + "healthz", method="GET").json() == {"status": "ok"}
     assert request(url + "readyz", method="GET").json() == {"status": "ok"}
 
@@ -928,10 +924,10 @@ def test_health_readiness_and_metrics_answer(sqlite_functions: Functions, name: 
     assert (count("succeeded"), count("rejected")) == (succeeded + 1, rejected + 1)
 
 
-def test_logs_are_json_lines_carrying_order_and_event_ids(sqlite_functions: Functions) -> None:
+def test_logs_are_json_lines_carrying_order_and_event_ids(functions: Functions) -> None:
     event = placed(order())
-    assert send(sqlite_functions.urls["warehouse"], event).status == 200
-    log = sqlite_functions.workdir / "logs" / "warehouse.log"
+    assert send(functions.urls["warehouse"], event).status == 200
+    log = functions.workdir / "logs" / "warehouse.log"
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     (entry,) = [e for e in entries if e.get("eventId") == event.get_id()]
     assert entry["orderId"] == event.get_subject()

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +23,7 @@ from checkout_devenv.postgres import Postgres
 from checkout_devenv.processes import free_port
 from tests.conftest import REPO
 from tests.integration.checkouts import checkout, create, order_id, wait_finished
+from tests.integration.local_http import wait_answered
 
 DOCKER = os.environ.get("DOCKER", "docker")
 BASE = os.environ.get("CHECKOUT_BASE_IMAGE", "checkout-operator/base:bookworm")
@@ -105,19 +103,12 @@ class Container:
         assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0, status
         assert status["NoNewPrivs"] == "1", status
 
+    def running(self) -> bool:
+        state = docker("inspect", "--format={{.State.Running}}", self.name).stdout.strip()
+        return state == "true"
+
     def wait_for(self, url: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            state = docker("inspect", "--format={{.State.Running}}", self.name).stdout.strip()
-            assert state == "true", f"{self.name} stopped:\n{self.logs()}"
-            assert time.monotonic() < deadline, f"{url} did not answer 200:\n{self.logs()}"
-            time.sleep(0.5)
+        wait_answered(url, self.running, self.logs, timeout)
 
     def remove(self) -> None:
         docker("rm", "--force", self.name)

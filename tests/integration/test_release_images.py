@@ -30,6 +30,7 @@ from psycopg.rows import TupleRow
 
 from checkout_devenv.processes import free_port
 from tests.conftest import REPO
+from tests.integration.local_http import wait_answered
 
 # A cold build (nats-server, Mailpit and its web view, Debian's PostgreSQL) takes minutes.
 pytestmark = pytest.mark.timeout(1200)
@@ -118,18 +119,7 @@ class Container:
 
     def wait_for(self, url: str, timeout: float = 60) -> bytes:
         """The body of the first 200 from url."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        body: bytes = response.read()
-                        return body
-            except (OSError, urllib.error.URLError):
-                pass
-            assert self.running(), f"{self.name} stopped:\n{self.logs()}"
-            assert time.monotonic() < deadline, f"{url} did not answer 200:\n{self.logs()}"
-            time.sleep(0.3)
+        return wait_answered(url, self.running, self.logs, timeout)
 
     def assert_unprivileged(self, command: str) -> None:
         """The container's first process is `command`, running as the chart's user (real,
@@ -165,16 +155,8 @@ class Containers:
         self.started: list[Container] = []
         self.volumes: list[str] = []
 
-    def start(
-        self,
-        image: str,
-        *args: str,
-        user: str,
-        ports: Sequence[int] = (),
-        mounts: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-    ) -> Container:
-        container = Container(image, *args, user=user, ports=ports, mounts=mounts, env=env)
+    def started_here(self, container: Container) -> Container:
+        """`container`, removed when the test ends."""
         self.started.append(container)
         return container
 
@@ -267,8 +249,10 @@ async def _stored(url: str) -> list[bytes] | None:
 def _nats(containers: Containers, image: str, volume: str) -> Container:
     """The server as the chart's StatefulSet starts it: its args, the store on a volume."""
     args = ("--jetstream", "--store_dir=/data", "--http_port=8222", "--server_name=nats-0")
-    return containers.start(
-        image, *args, user="1000:1000", ports=(4222, 8222), mounts=[f"--volume={volume}:/data"]
+    return containers.started_here(
+        Container(
+            image, *args, user="1000:1000", ports=(4222, 8222), mounts=[f"--volume={volume}:/data"]
+        )
     )
 
 
@@ -302,22 +286,24 @@ def test_nats_serves_jetstream_and_keeps_its_streams_on_the_volume(
 def _postgresql(containers: Containers, image: str, volume: str, **env: str) -> Container:
     """The server as the chart's StatefulSet starts it: its env, the data volume, and emptyDirs
     for the socket folder and /tmp."""
-    return containers.start(
-        image,
-        user="999:999",
-        ports=(5432,),
-        mounts=[
-            f"--volume={volume}:/var/lib/postgresql/data",
-            "--tmpfs=/var/run/postgresql",
-            "--tmpfs=/tmp",
-        ],
-        env={
-            "POSTGRES_DB": DATABASE,
-            "POSTGRES_USER": USER,
-            "POSTGRES_PASSWORD": PASSWORD,
-            "PGDATA": "/var/lib/postgresql/data/pgdata",
-            **env,
-        },
+    return containers.started_here(
+        Container(
+            image,
+            user="999:999",
+            ports=(5432,),
+            mounts=[
+                f"--volume={volume}:/var/lib/postgresql/data",
+                "--tmpfs=/var/run/postgresql",
+                "--tmpfs=/tmp",
+            ],
+            env={
+                "POSTGRES_DB": DATABASE,
+                "POSTGRES_USER": USER,
+                "POSTGRES_PASSWORD": PASSWORD,
+                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                **env,
+            },
+        )
     )
 
 
@@ -411,8 +397,8 @@ def _get(url: str) -> tuple[int, str, bytes]:
 def _mailpit(containers: Containers, image: str) -> Container:
     """As the chart's Deployment starts it: its env, an emptyDir on /tmp."""
     env = {"MP_SMTP_BIND_ADDR": "0.0.0.0:1025", "MP_UI_BIND_ADDR": "0.0.0.0:8025"}
-    return containers.start(
-        image, user="1000:1000", ports=(1025, 8025), mounts=["--tmpfs=/tmp"], env=env
+    return containers.started_here(
+        Container(image, user="1000:1000", ports=(1025, 8025), mounts=["--tmpfs=/tmp"], env=env)
     )
 
 

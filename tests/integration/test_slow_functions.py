@@ -5,7 +5,6 @@ check that the functions' idempotency absorbs it: one email, one shipment, one c
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
+from tests.integration import stream
 from tests.integration.checkouts import (
     Body,
     Operators,
@@ -174,21 +174,6 @@ def retrying_messages(api: client.ApiClient, namespace: str, name: str) -> list[
     return sorted(e.message or "" for e in events.items)
 
 
-async def _dead_letters(url: str, subject: str) -> list[Any]:
-    connection = await broker.connect(url, "test")
-    try:
-        js = connection.jetstream()
-        info = await js.stream_info(broker.DEAD_LETTER_STREAM)
-        found = []
-        for sequence in range(1, info.state.last_seq + 1):
-            message = await js.get_msg(broker.DEAD_LETTER_STREAM, sequence)
-            if message.subject == subject:
-                found.append(binding.from_nats(message.headers, message.data or b""))
-        return found
-    finally:
-        await connection.close()
-
-
 def test_slow_functions_within_the_timeout_succeed_at_the_first_attempt(
     api: client.ApiClient,
     namespace: str,
@@ -289,7 +274,7 @@ def test_a_function_always_slower_than_the_timeout_fails_its_step_only(
             f"DeliveryFailed: delivery to {rewards.url} failed after 3 attempts: {NO_ANSWER}"
         )
         subject = broker.dead_letter_subject(namespace, "checkout-rewards")
-        letters = asyncio.run(_dead_letters(mode.nats_url, subject))
+        letters = stream.dead_letters(mode.nats_url, subject)
         (letter,) = [e for e in letters if e.get_subject() == order]
         assert letter.get_type() == "com.example.shop.order.placed"
         assert letter.get_extension("knativeerrordest") == rewards.url

@@ -3,57 +3,24 @@ applies, the status subresource and the printer columns."""
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from checkout_core.api import GROUP, VERSION
-from checkout_core.api import TRIGGERS as PLURAL
+from checkout_core.api import TRIGGER_KIND
 from checkout_core.retries import RetryPolicy
 from checkout_core.triggers import Delivery, Trigger
+from tests.builders import resource
+from tests.integration.objects import TRIGGER, refusal
 
 Body = dict[str, Any]
 
 
 def trigger(name: str = "email", **spec: Any) -> Body:
     """A minimal valid Trigger: only what the schema requires."""
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Trigger",
-        "metadata": {"name": name},
-        "spec": {
-            "broker": "default",
-            "subscriber": {"ref": {"kind": "Service", "name": "checkout-confirmation"}},
-            **spec,
-        },
-    }
-
-
-def objects(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
-def create(api: client.ApiClient, namespace: str, body: Body) -> Body:
-    return cast(
-        Body,
-        objects(api).create_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, copy.deepcopy(body)
-        ),
-    )
-
-
-def refusal(call: Callable[[], object]) -> str:
-    """The API server's message when it refuses a write (422 Invalid)."""
-    with pytest.raises(ApiException) as caught:
-        call()
-    assert caught.value.status == 422, caught.value.body
-    message: str = json.loads(caught.value.body or "{}")["message"]
-    return message
+    subscriber = {"ref": {"kind": "Service", "name": "checkout-confirmation"}}
+    return resource(TRIGGER_KIND, name, **{"broker": "default", "subscriber": subscriber, **spec})
 
 
 @pytest.mark.parametrize("field", ["backoffDelay", "timeout", "backoffMax"])
@@ -62,7 +29,7 @@ def test_bad_durations_are_refused(
     api: client.ApiClient, namespace: str, field: str, duration: str
 ) -> None:
     body = trigger(delivery={field: duration})
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: TRIGGER.create(api, namespace, body))
     assert f"spec.delivery.{field}" in message
     assert "should match" in message
 
@@ -78,7 +45,7 @@ def test_bad_durations_are_refused(
 def test_good_durations_are_accepted_and_read_alike(
     api: client.ApiClient, namespace: str, delivery: Body, expected: Delivery
 ) -> None:
-    created = create(api, namespace, trigger(delivery=delivery))
+    created = TRIGGER.create(api, namespace, trigger(delivery=delivery))
     assert Trigger.from_body(created).delivery == expected
 
 
@@ -96,26 +63,26 @@ def test_good_durations_are_accepted_and_read_alike(
 def test_subscriber_needs_exactly_one_of_ref_and_uri(
     api: client.ApiClient, namespace: str, subscriber: Body
 ) -> None:
-    message = refusal(lambda: create(api, namespace, trigger(subscriber=subscriber)))
+    message = refusal(lambda: TRIGGER.create(api, namespace, trigger(subscriber=subscriber)))
     assert "spec.subscriber must have exactly one of ref and uri" in message
 
 
 @pytest.mark.parametrize("uri", ["ftp://example.com/", "checkout-confirmation", "/events"])
 def test_subscriber_uri_must_be_http(api: client.ApiClient, namespace: str, uri: str) -> None:
-    message = refusal(lambda: create(api, namespace, trigger(subscriber={"uri": uri})))
+    message = refusal(lambda: TRIGGER.create(api, namespace, trigger(subscriber={"uri": uri})))
     assert "spec.subscriber.uri" in message
     assert "must be an absolute http:// or https:// URL" in message
 
 
 def test_subscriber_ref_must_be_a_service(api: client.ApiClient, namespace: str) -> None:
     body = trigger(subscriber={"ref": {"kind": "Deployment", "name": "x"}})
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: TRIGGER.create(api, namespace, body))
     assert "spec.subscriber.ref.kind: Unsupported value" in message
 
 
 def test_unknown_backoff_policy_is_refused(api: client.ApiClient, namespace: str) -> None:
     body = trigger(delivery={"backoffPolicy": "random"})
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: TRIGGER.create(api, namespace, body))
     assert "spec.delivery.backoffPolicy: Unsupported value" in message
 
 
@@ -124,13 +91,13 @@ def test_filter_attribute_names_must_be_cloudevents_names(
     api: client.ApiClient, namespace: str, name: str
 ) -> None:
     body = trigger(filter={"attributes": {name: "true"}})
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: TRIGGER.create(api, namespace, body))
     assert "spec.filter.attributes" in message
     assert "CloudEvents attribute names" in message
 
 
 def test_negative_retry_is_refused(api: client.ApiClient, namespace: str) -> None:
-    message = refusal(lambda: create(api, namespace, trigger(delivery={"retry": -1})))
+    message = refusal(lambda: TRIGGER.create(api, namespace, trigger(delivery={"retry": -1})))
     assert "spec.delivery.retry" in message
     assert "should be greater than or equal to 0" in message
 
@@ -139,12 +106,12 @@ def test_dead_letter_sink_needs_exactly_one_of_ref_and_uri(
     api: client.ApiClient, namespace: str
 ) -> None:
     body = trigger(delivery={"deadLetterSink": {}})
-    message = refusal(lambda: create(api, namespace, body))
+    message = refusal(lambda: TRIGGER.create(api, namespace, body))
     assert "spec.delivery.deadLetterSink must have exactly one of ref and uri" in message
 
 
 def test_a_valid_trigger_gets_the_defaults(api: client.ApiClient, namespace: str) -> None:
-    created = create(
+    created = TRIGGER.create(
         api,
         namespace,
         trigger(
@@ -156,7 +123,7 @@ def test_a_valid_trigger_gets_the_defaults(api: client.ApiClient, namespace: str
     spec = created["spec"]
     assert spec["subscriber"]["ref"]["apiVersion"] == "v1"
     assert "delivery" not in spec or spec["delivery"] == {}
-    with_delivery = create(api, namespace, trigger("rewards", delivery={}))
+    with_delivery = TRIGGER.create(api, namespace, trigger("rewards", delivery={}))
     assert with_delivery["spec"]["delivery"] == {
         "retry": 5,
         "backoffPolicy": "exponential",
@@ -168,29 +135,19 @@ def test_a_valid_trigger_gets_the_defaults(api: client.ApiClient, namespace: str
     assert Trigger.from_body(with_delivery).delivery == Trigger.from_body(created).delivery
 
 
-def get(api: client.ApiClient, namespace: str, name: str) -> Body:
-    return cast(
-        Body, objects(api).get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    )
-
-
 def test_status_is_a_subresource(api: client.ApiClient, namespace: str) -> None:
-    create(api, namespace, trigger())
+    TRIGGER.create(api, namespace, trigger())
     # A status written with the object is dropped; only the subresource writes it.
-    objects(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, "email", {"status": {"subscriberUri": "http://x/"}}
-    )
-    assert "status" not in get(api, namespace, "email")
-    objects(api).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, "email", {"status": {"subscriberUri": "http://x/"}}
-    )
-    assert get(api, namespace, "email")["status"]["subscriberUri"] == "http://x/"
+    TRIGGER.patch(api, namespace, "email", {"status": {"subscriberUri": "http://x/"}})
+    assert "status" not in TRIGGER.get(api, namespace, "email")
+    TRIGGER.patch_status(api, namespace, "email", {"status": {"subscriberUri": "http://x/"}})
+    assert TRIGGER.get(api, namespace, "email")["status"]["subscriberUri"] == "http://x/"
 
 
 def test_kubectl_get_shows_the_printer_columns(
     api: client.ApiClient, namespace: str, kubectl: Any
 ) -> None:
-    create(api, namespace, trigger())
+    TRIGGER.create(api, namespace, trigger())
     status = {
         "observedGeneration": 1,
         "subscriberUri": "http://checkout-confirmation.shop.svc.cluster.local/",
@@ -203,9 +160,7 @@ def test_kubectl_get_shows_the_printer_columns(
             }
         ],
     }
-    objects(api).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, PLURAL, "email", {"status": status}
-    )
+    TRIGGER.patch_status(api, namespace, "email", {"status": status})
     result = kubectl("get", "triggers", "-n", namespace)
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (
     IntegrityError,
     InterfaceError,
@@ -132,3 +132,28 @@ class Database:
             .on_conflict_do_nothing(index_elements=key)
             .returning(*table.primary_key.columns)
         )
+
+    def inserted(self, connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
+        """INSERT `row` unless its primary key is there already; True when this call inserted
+        it: the one request, of any number at once, that won."""
+        return connection.execute(self.insert_new(table, **row)).first() is not None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction, committed when the block ends well; an unreachable database is
+        Unavailable."""
+        with self.outage(), self.engine.begin() as connection:
+            yield connection
+
+
+class Queries:
+    """The queries of one function, on its own tables of `database`."""
+
+    tables: Sequence[Table] = ()
+    """The tables the queries use, made by create()."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create(self) -> None:
+        self.database.create(self.tables)

@@ -29,14 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from checkout_functions.errors import Unavailable
 from checkout_functions.logs import LOGGER
-from checkout_functions.store.database import (
-    EMAIL_ADDRESS,
-    ORDER_ID,
-    Database,
-    metadata,
-    now,
-    utc,
-)
+from checkout_functions.store.database import EMAIL_ADDRESS, ORDER_ID, Queries, metadata, now, utc
 
 log = logging.getLogger(LOGGER)
 
@@ -87,14 +80,10 @@ class EmailClaim:
     detail: str = ""
 
 
-class Emails:
+class Emails(Queries):
     """The queries of the confirmation function."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    def create(self) -> None:
-        self.database.create(TABLES)
+    tables = TABLES
 
     def claim(self, order_id: str, message_id: str, recipient: str, lease: float) -> EmailClaim:
         """Claim the order's email for this request, or say who has it and how far it got. A
@@ -108,20 +97,17 @@ class Emails:
             for _ in range(3):
                 token = uuid.uuid4().hex
                 epoch, at = time.time(), now()
+                claim = dict(
+                    order_id=order_id,
+                    message_id=message_id,
+                    recipient=recipient,
+                    state=EmailState.CLAIMED.value,
+                    claimed_at=epoch,
+                    claim=token,
+                    updated_at=at,
+                )
                 with self.database.engine.begin() as connection:
-                    won = connection.execute(
-                        self.database.insert_new(
-                            table,
-                            order_id=order_id,
-                            message_id=message_id,
-                            recipient=recipient,
-                            state=EmailState.CLAIMED.value,
-                            claimed_at=epoch,
-                            claim=token,
-                            updated_at=at,
-                        )
-                    ).first()
-                    if won is not None:
+                    if self.database.inserted(connection, table, claim):
                         return EmailClaim(
                             EmailState.CLAIMED, message_id, recipient, token, True, utc(at)
                         )
@@ -239,7 +225,7 @@ class Emails:
     def release(self, order_id: str, token: str) -> None:
         """Give a claim up (the send failed for now), so that a retry can claim it at once."""
         table = confirmation_emails
-        with self.database.outage(), self.database.engine.begin() as connection:
+        with self.database.transaction() as connection:
             connection.execute(
                 table.delete().where(
                     table.c.order_id == order_id,
@@ -251,7 +237,7 @@ class Emails:
     def _settle(self, order_id: str, token: str, **values: str) -> datetime.datetime | None:
         table = confirmation_emails
         at = now()
-        with self.database.outage(), self.database.engine.begin() as connection:
+        with self.database.transaction() as connection:
             result = connection.execute(
                 update(table)
                 .where(table.c.order_id == order_id, table.c.claim == token)

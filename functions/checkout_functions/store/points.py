@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Column, DateTime, Table, func, select, update
 
-from checkout_functions.store.database import EMAIL_ADDRESS, ORDER_ID, Database, metadata, now, utc
+from checkout_functions.store.database import EMAIL_ADDRESS, ORDER_ID, Queries, metadata, now, utc
 
 reward_accounts = Table(
     "reward_accounts",
@@ -48,14 +48,10 @@ class Credit:
     """False when the order had been credited before (nothing was added this time)."""
 
 
-class Points:
+class Points(Queries):
     """The queries of the rewards function."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    def create(self) -> None:
-        self.database.create(TABLES)
+    tables = TABLES
 
     def credit(self, order_id: str, email: str, points: int) -> Credit:
         """Credit `points` to `email` once for this order, in one transaction: the credit row
@@ -63,18 +59,11 @@ class Points:
         before; then the account, incremented in SQL so that concurrent credits of one customer
         all count."""
         at = now()
-        with self.database.outage(), self.database.engine.begin() as connection:
-            won = connection.execute(
-                self.database.insert_new(
-                    reward_credits,
-                    order_id=order_id,
-                    email=email,
-                    points=points,
-                    balance_after=0,
-                    credited_at=at,
-                )
-            ).first()
-            if won is None:
+        credit = {"order_id": order_id, "email": email, "points": points, "balance_after": 0}
+        with self.database.transaction() as connection:
+            if not self.database.inserted(
+                connection, reward_credits, {**credit, "credited_at": at}
+            ):
                 row = connection.execute(
                     select(reward_credits).where(reward_credits.c.order_id == order_id)
                 ).one()

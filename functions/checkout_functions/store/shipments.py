@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, DateTime, String, Table, func, select
 
-from checkout_functions.store.database import ORDER_ID, Database, metadata, now, utc
+from checkout_functions.store.database import ORDER_ID, Queries, metadata, now, utc
 
 warehouse_shipments = Table(
     "warehouse_shipments",
@@ -35,30 +35,18 @@ class Shipment:
     """False when the order had been shipped before (nothing was recorded this time)."""
 
 
-class Shipments:
+class Shipments(Queries):
     """The queries of the warehouse function."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-
-    def create(self) -> None:
-        self.database.create(TABLES)
+    tables = TABLES
 
     def record(self, order_id: str, shipment_id: str, country: str) -> Shipment:
         """The order's shipment: the one this call recorded, or the one recorded before."""
         table = warehouse_shipments
         at = now()
-        with self.database.outage(), self.database.engine.begin() as connection:
-            won = connection.execute(
-                self.database.insert_new(
-                    table,
-                    order_id=order_id,
-                    shipment_id=shipment_id,
-                    country=country,
-                    created_at=at,
-                )
-            ).first()
-            if won is not None:
+        shipment = {"order_id": order_id, "shipment_id": shipment_id, "country": country}
+        with self.database.transaction() as connection:
+            if self.database.inserted(connection, table, {**shipment, "created_at": at}):
                 return Shipment(shipment_id, country, utc(at), new=True)
             row = connection.execute(select(table).where(table.c.order_id == order_id)).one()
             return Shipment(row.shipment_id, row.country, utc(row.created_at), new=False)

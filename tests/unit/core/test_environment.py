@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
+
 import pytest
 
 from checkout_core.environment import Environment, SettingsError
+from checkout_dispatcher import settings as dispatcher
+from checkout_functions import settings as functions
+from checkout_operator import settings as operator
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("TRUE", True), (" yes ", True), ("0", False)])
@@ -49,3 +55,82 @@ def test_numbers_are_bounded_and_whole_numbers_whole() -> None:
 
 def test_lists_drop_blanks() -> None:
     assert Environment({"L": " shop, ,staging ,"}).items("L") == ("shop", "staging")
+
+
+READ: dict[str, Callable[[Mapping[str, str]], object]] = {
+    "operator": operator.Settings.from_environment,
+    "dispatcher": dispatcher.Settings.from_environment,
+    "functions": functions.Settings.from_environ,
+}
+"""Each component's settings, read through this one reader."""
+
+
+@pytest.mark.parametrize(
+    ("component", "env", "words"),
+    [
+        ("operator", {"CHECKOUT_ATTEMPTS": "many"}, "CHECKOUT_ATTEMPTS='many' is not a number"),
+        ("operator", {"CHECKOUT_ATTEMPTS": "0"}, "CHECKOUT_ATTEMPTS='0' must be at least 1"),
+        ("operator", {"CHECKOUT_FUNCTION_URLS": "mailer=http://x/"}, "unknown function 'mailer'"),
+        ("operator", {"CHECKOUT_FUNCTION_URLS": "rewards=ftp://x/"}, "is not function=http(s)://"),
+        ("dispatcher", {"NATS_URL": "http://b:4222"}, "NATS_URL='http://b:4222' is not a nats://"),
+        (
+            "dispatcher",
+            {"DISPATCHER_CONCURRENCY": "x"},
+            "DISPATCHER_CONCURRENCY='x' is not a number",
+        ),
+        (
+            "dispatcher",
+            {"DISPATCHER_CONCURRENCY": "0"},
+            "DISPATCHER_CONCURRENCY='0' must be at least 1",
+        ),
+        (
+            "dispatcher",
+            {"DISPATCHER_FETCH_BATCH": "2.5"},
+            "DISPATCHER_FETCH_BATCH='2.5' is not a whole",
+        ),
+        (
+            "dispatcher",
+            {"DISPATCHER_PORT": "70000"},
+            "DISPATCHER_PORT='70000' must be at most 65535",
+        ),
+        (
+            "dispatcher",
+            {"DISPATCHER_FETCH_WAIT": "0"},
+            "DISPATCHER_FETCH_WAIT='0' must be at least 0.1",
+        ),
+        (
+            "dispatcher",
+            {"DISPATCHER_LOG_LEVEL": "LOUD"},
+            "DISPATCHER_LOG_LEVEL='LOUD' is not DEBUG",
+        ),
+        (
+            "functions",
+            {"SMTP_PORT": "tcp://10.0.0.7:25"},
+            "SMTP_PORT='tcp://10.0.0.7:25' is not a port",
+        ),
+        ("functions", {"SMTP_PORT": "70000"}, "SMTP_PORT='70000' must be at most 65535"),
+        (
+            "functions",
+            {"SMTP_TIMEOUT_SECONDS": "soon"},
+            "SMTP_TIMEOUT_SECONDS='soon' is not a number",
+        ),
+        (
+            "functions",
+            {"DATABASE_TIMEOUT_SECONDS": "0"},
+            "DATABASE_TIMEOUT_SECONDS='0' must be more",
+        ),
+        ("functions", {"EMAIL_CLAIM_LEASE_SECONDS": "2"}, "EMAIL_CLAIM_LEASE_SECONDS (2) must be"),
+        (
+            "functions",
+            {"EMAIL_CLAIM_LEASE_SECONDS": "3", "DATABASE_TIMEOUT_SECONDS": "2"},
+            "plus DATABASE_TIMEOUT_SECONDS (2)",
+        ),
+        ("functions", {"WAREHOUSE_COUNTRIES": "GB,France"}, "WAREHOUSE_COUNTRIES='France' is not"),
+        ("functions", {"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' is not DEBUG"),
+    ],
+)
+def test_every_component_refuses_a_bad_value_naming_the_variable(
+    component: str, env: dict[str, str], words: str
+) -> None:
+    with pytest.raises(SettingsError, match=re.escape(words)):
+        READ[component](env)
