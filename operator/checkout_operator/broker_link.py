@@ -52,6 +52,10 @@ class BrokerLink:
             raise BrokerUnavailable(f"not connected to the broker at {self.url}")
         return self._js
 
+    def require(self) -> None:
+        """Raise BrokerUnavailable unless connected right now."""
+        self.js  # noqa: B018 - the property raises
+
     async def connect(self, retry_delay: float = 1.0) -> None:
         """Connect and make sure the streams exist; retry until it works."""
         while True:

@@ -53,7 +53,7 @@ async def choreograph(
         return
     if not recorded:
         await context.checkouts.write_status(checkout.namespace, checkout.name, status)
-    context.broker.js  # noqa: B018 - raises BrokerUnavailable while (re)connecting
+    context.broker.require()  # no Triggers laid out, no event published, while it is away
     if context.settings.manage_triggers:
         await ensure_triggers(context)
         missing = await unready_triggers(context)
