@@ -9,7 +9,6 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-docker=${DOCKER:-docker}
 image=${CHECKOUT_BASE_IMAGE:-checkout-operator/base:bookworm}
 cache=${CACHE:-$HOME/.cache/checkout-operator}/base
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}

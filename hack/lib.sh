@@ -1,9 +1,10 @@
 # shellcheck shell=bash
-# Shared by the build scripts; source it once `hack` names the hack folder. It reads the pinned
-# versions, and sets `cache` (CACHE, else ~/.cache/checkout-operator) and `docker` (DOCKER, else
-# docker) unless the script has set them already.
+# Shared by the build scripts; source it. It sets `hack` (this folder), reads the pinned versions,
+# and sets `cache` (CACHE, else ~/.cache/checkout-operator) and `docker` (DOCKER, else docker)
+# unless the script has set them already.
+hack=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
-. "${hack:?set hack to the hack folder before sourcing lib.sh}/versions.env"
+. "$hack/versions.env"
 : "${cache:=${CACHE:-$HOME/.cache/checkout-operator}}"
 : "${docker:=${DOCKER:-docker}}"
 
