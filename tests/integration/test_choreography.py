@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client
 
 from checkout_core import broker
-from checkout_core.api import GROUP, VERSION
+from checkout_core.api import API_VERSION, GROUP, VERSION
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
@@ -246,7 +246,7 @@ def test_editing_and_deleting_a_trigger_updates_and_removes_its_consumer(
     start_operator()
     objects = client.CustomObjectsApi(api)
     trigger = {
-        "apiVersion": "shop.example.com/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Trigger",
         "metadata": {"name": "audit"},
         "spec": {

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.waiting import eventually
 
 DOCKER = os.environ.get("DOCKER", "docker")
 SCRIPT = REPO / "hack" / "kind" / "cluster-images.sh"
@@ -125,18 +126,27 @@ class Container:
 
     def http_status(self, port: int, path: str, timeout: float = 30) -> int:
         """The status of GET http://127.0.0.1:port/path once it answers at all."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def status() -> int | None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
                     return int(r.status)
             except urllib.error.HTTPError as error:
                 return int(error.code)
             except OSError:
-                pass
-            assert self.running(), f"{self.name} stopped:\n{self.logs()}"
-            assert time.monotonic() < deadline, f"{path} did not answer:\n{self.logs()}"
-            time.sleep(0.5)
+                assert self.running(), f"{self.name} stopped:\n{self.logs()}"
+                return None
+
+        found = eventually(
+            status,
+            f"{path} to answer",
+            until=lambda code: code is not None,
+            timeout=timeout,
+            interval=0.5,
+            logs=self.logs,
+        )
+        assert found is not None
+        return found
 
     def remove(self) -> None:
         docker("rm", "--force", self.name)
@@ -242,16 +252,15 @@ def dns_rcode(port: int, name: str, timeout: float = 30) -> int:
     query_id = random.randrange(1 << 16)
     labels = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split("."))
     query = struct.pack(">6H", query_id, 0x0100, 1, 0, 0, 0) + labels + b"\0\0\1\0\1"
-    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(1)
-        while True:
+
+        def ask() -> bytes:
             sock.sendto(query, ("127.0.0.1", port))
-            try:
-                reply = sock.recv(4096)
-                break
-            except OSError:  # no answer yet, or refused
-                assert time.monotonic() < deadline, f"no answer for {name}"
+            return sock.recv(4096)
+
+        # No answer yet, or refused: asked again (the socket waits a second for each).
+        reply = eventually(ask, f"an answer for {name}", timeout=timeout, tolerate=(OSError,))
     answer_id, flags = struct.unpack(">2H", reply[:4])
     assert answer_id == query_id
     assert flags & 0x8000, "not a response"

@@ -37,6 +37,7 @@ from checkout_functions.runtime import MAX_BODY
 from checkout_functions.store.emails import confirmation_emails
 from checkout_functions.store.points import reward_accounts, reward_credits
 from checkout_functions.store.shipments import warehouse_shipments
+from tests.metrics import sample
 
 TABLES: dict[str, tuple[Table, ...]] = {
     "confirmation": (confirmation_emails,),
@@ -914,9 +915,7 @@ def test_health_readiness_and_metrics_answer(functions: Functions, name: str) ->
 
     def count(outcome: str) -> float:
         text = request(url + "metrics", method="GET").body.decode()
-        prefix = f'checkout_function_events_total{{function="{name}",outcome="{outcome}"}} '
-        (line,) = [line for line in text.splitlines() if line.startswith(prefix)]
-        return float(line.removeprefix(prefix))
+        return sample(text, "checkout_function_events_total", function=name, outcome=outcome)
 
     succeeded, rejected = count("succeeded"), count("rejected")
     assert send(url, placed(order())).status == 200

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from checkout_devenv.assets import Assets
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.targets import TARGETS
 from tests.conftest import CRDS, REPO
+from tests.waiting import eventually
 
 
 def gone(pid: int) -> bool:
@@ -47,10 +47,12 @@ def descendants(pid: int) -> list[int]:
 
 
 def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while (alive := [p for p in pids if not gone(p)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return alive
+    """The processes still there once all are gone: none (or the test fails, naming them)."""
+
+    def alive() -> list[int]:
+        return [p for p in pids if not gone(p)]
+
+    return eventually(alive, "every process gone", until=lambda left: not left, timeout=timeout)
 
 
 def test_stop_leaves_no_process(assets: Assets, tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import os
 import re
 import smtplib
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +19,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import nats
 import psycopg
@@ -31,6 +31,7 @@ from psycopg.rows import TupleRow
 from checkout_devenv.processes import free_port
 from tests.conftest import REPO
 from tests.integration.local_http import wait_answered
+from tests.waiting import eventually
 
 # A cold build (nats-server, Mailpit and its web view, Debian's PostgreSQL) takes minutes.
 pytestmark = pytest.mark.timeout(1200)
@@ -310,15 +311,14 @@ def _postgresql(containers: Containers, image: str, volume: str, **env: str) -> 
 def _wait_ready(server: Container, timeout: float = 90) -> None:
     """Until the chart's probe succeeds."""
     probe = ("pg_isready", "-h", "127.0.0.1", "-U", USER, "-d", DATABASE)
-    deadline = time.monotonic() + timeout
-    while True:
-        result = docker("exec", server.name, *probe)
-        if result.returncode == 0:
-            assert "accepting connections" in result.stdout, result.stdout
-            return
+
+    def probed() -> bool:
         assert server.running(), f"{server.name} stopped:\n{server.logs()}"
-        assert time.monotonic() < deadline, f"pg_isready never succeeded:\n{server.logs()}"
-        time.sleep(0.5)
+        return docker("exec", server.name, *probe).returncode == 0
+
+    eventually(probed, "pg_isready to succeed", timeout=timeout, interval=0.5, logs=server.logs)
+    result = docker("exec", server.name, *probe)
+    assert "accepting connections" in result.stdout, result.stdout
 
 
 def _connect(server: Container, password: str = PASSWORD) -> psycopg.Connection[TupleRow]:
@@ -418,14 +418,11 @@ def test_mailpit_catches_mail_over_smtp_and_lists_it_in_its_api(
     with smtplib.SMTP("127.0.0.1", server.port[1025], timeout=10) as smtp:
         smtp.send_message(message)
 
-    deadline = time.monotonic() + 30
-    while True:
+    def listed() -> list[dict[str, Any]]:
         listing = json.loads(server.wait_for(server.url(8025, "/api/v1/messages")))
-        found = [m for m in listing["messages"] if m["Subject"] == subject]
-        if found:
-            break
-        assert time.monotonic() < deadline, (listing, server.logs())
-        time.sleep(0.3)
+        return [m for m in listing["messages"] if m["Subject"] == subject]
+
+    found = eventually(listed, f"Mailpit to list {subject!r}", timeout=30, interval=0.3)
     assert [to["Address"] for to in found[0]["To"]] == ["ada@example.com"]
     assert found[0]["From"]["Address"] == "shop@example.com"
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from checkout_core import broker
+from checkout_core.api import API_VERSION
 from checkout_core.retries import RetryPolicy
 from checkout_core.triggers import Delivery, InvalidTrigger, Trigger, resolve, seconds
 
@@ -71,7 +72,7 @@ def test_unknown_backoff_policy_is_refused() -> None:
 
 def body(**spec: Any) -> Body:
     return {
-        "apiVersion": "shop.example.com/v1alpha1",
+        "apiVersion": API_VERSION,
         "kind": "Trigger",
         "metadata": {"namespace": "shop", "name": "rewards", "generation": 2},
         "spec": {

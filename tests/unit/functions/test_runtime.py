@@ -18,6 +18,7 @@ from checkout_functions.errors import BadEvent, Refusal, Unavailable
 from checkout_functions.runtime import MAX_BODY, Function, Served, create_app
 from tests.builders import ORDER as VALID
 from tests.builders import order_with
+from tests.metrics import sample
 
 STEP = steps.BY_FUNCTION["warehouse"]
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -244,7 +245,7 @@ def test_an_order_the_logic_finds_it_can_never_serve_is_400(
         "eventId": "e-1",
     }
     text = client.get("/metrics").get_data(as_text=True)
-    assert sample(text, "checkout_function_events_total", "rejected") == 1
+    assert warehouse(text, "rejected") == 1
 
 
 def test_binary_data_that_is_not_json_is_400(client: FlaskClient, stand: Stand) -> None:
@@ -269,10 +270,9 @@ def test_health_answers_while_readiness_follows_the_dependencies(
     assert "connection refused" in response.get_json()["error"]
 
 
-def sample(metrics: str, name: str, outcome: str) -> float:
-    prefix = f'{name}{{function="warehouse",outcome="{outcome}"}} '
-    (line,) = [line for line in metrics.splitlines() if line.startswith(prefix)]
-    return float(line.removeprefix(prefix))
+def warehouse(text: str, outcome: str, name: str = "checkout_function_events_total") -> float:
+    """One sample of the warehouse's metrics."""
+    return sample(text, name, function="warehouse", outcome=outcome)
 
 
 def test_metrics_count_events_by_outcome(client: FlaskClient, stand: Stand) -> None:
@@ -285,11 +285,19 @@ def test_metrics_count_events_by_outcome(client: FlaskClient, stand: Stand) -> N
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/plain")
     text = response.get_data(as_text=True)
-    assert sample(text, "checkout_function_events_total", "succeeded") == 2
-    assert sample(text, "checkout_function_events_total", "rejected") == 1
-    assert sample(text, "checkout_function_events_total", "unavailable") == 1
-    assert sample(text, "checkout_function_events_total", "refused") == 0
-    assert sample(text, "checkout_function_handling_seconds_count", "succeeded") == 2
+    assert warehouse(text, "succeeded") == 2
+    assert warehouse(text, "rejected") == 1
+    assert warehouse(text, "unavailable") == 1
+    assert warehouse(text, "refused") == 0
+    assert (
+        sample(
+            text,
+            "checkout_function_handling_seconds_count",
+            function="warehouse",
+            outcome="succeeded",
+        )
+        == 2
+    )
 
 
 def test_a_bug_is_a_500_and_counted_as_an_error(client: FlaskClient, stand: Stand) -> None:
@@ -297,4 +305,4 @@ def test_a_bug_is_a_500_and_counted_as_an_error(client: FlaskClient, stand: Stan
     response = post_structured(client, placed())
     assert response.status_code == 500
     text = client.get("/metrics").get_data(as_text=True)
-    assert sample(text, "checkout_function_events_total", "error") == 1
+    assert warehouse(text, "error") == 1

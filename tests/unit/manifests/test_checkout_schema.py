@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from checkout_core.api import CHECKOUT_CRD
 from checkout_core.order import CONTROL
 from checkout_devenv import crds
 from tests.conftest import CRDS
 
-(CRD,) = [c for c in crds.load([CRDS]) if c["metadata"]["name"] == "checkouts.shop.example.com"]
+(CRD,) = [c for c in crds.load([CRDS]) if c["metadata"]["name"] == CHECKOUT_CRD]
 (VERSION,) = CRD["spec"]["versions"]
 SCHEMA = VERSION["schema"]["openAPIV3Schema"]
 
