@@ -70,6 +70,12 @@ def wait_answered(
         assert alive(), f"stopped before {url} answered:\n{logs()}"
         return answered(url)
 
-    body = eventually(answer, f"{url} to answer 200", until=bool, timeout=timeout, logs=logs)
+    body = eventually(
+        answer,
+        f"{url} to answer 200",
+        until=lambda got: got is not None,
+        timeout=timeout,
+        logs=logs,
+    )
     assert body is not None
     return body
