@@ -15,7 +15,6 @@ import pytest
 import yaml
 from kubernetes import client
 
-from checkout_core.api import CHECKOUT_CRD, TRIGGER_CRD
 from checkout_devenv.broker import NatsServer
 from checkout_devenv.controlplane import ControlPlane
 from checkout_devenv.dispatcher import DispatcherProcess
@@ -146,41 +145,41 @@ def test_the_helm_test_selftest_succeeds_with_its_service_account(
 
 CAN = "yes"
 CANNOT = "no"
-MATRIX = [
+MATRIX = [  # resources as `kubectl auth can-i` takes them
     # the operator: Checkouts where it works, Triggers at home, its own CRD, and nothing else
-    (OPERATOR, "watch", CHECKOUT_CRD, "home", CAN),
-    (OPERATOR, "patch", CHECKOUT_CRD, "other", CAN),
-    (OPERATOR, "patch", f"{CHECKOUT_CRD}/status", "home", CAN),
+    (OPERATOR, "watch", "checkouts.shop.example.com", "home", CAN),
+    (OPERATOR, "patch", "checkouts.shop.example.com", "other", CAN),
+    (OPERATOR, "patch", "checkouts.shop.example.com/status", "home", CAN),
     (OPERATOR, "create", "events", "other", CAN),
-    (OPERATOR, "create", TRIGGER_CRD, "home", CAN),
-    (OPERATOR, "patch", f"{TRIGGER_CRD}/status", "home", CAN),
-    (OPERATOR, "get", f"customresourcedefinitions/{CHECKOUT_CRD}", "", CAN),
+    (OPERATOR, "create", "triggers.shop.example.com", "home", CAN),
+    (OPERATOR, "patch", "triggers.shop.example.com/status", "home", CAN),
+    (OPERATOR, "get", "customresourcedefinitions/checkouts.shop.example.com", "", CAN),
     (OPERATOR, "get", "secrets", "home", CANNOT),
     (OPERATOR, "list", "secrets", "all", CANNOT),
-    (OPERATOR, "get", CHECKOUT_CRD, "stranger", CANNOT),
-    (OPERATOR, "list", CHECKOUT_CRD, "all", CANNOT),
-    (OPERATOR, "create", CHECKOUT_CRD, "home", CANNOT),
-    (OPERATOR, "delete", CHECKOUT_CRD, "home", CANNOT),
-    (OPERATOR, "create", TRIGGER_CRD, "other", CANNOT),
-    (OPERATOR, "patch", TRIGGER_CRD, "other", CANNOT),
-    (OPERATOR, "delete", TRIGGER_CRD, "home", CANNOT),
-    (OPERATOR, "get", f"customresourcedefinitions/{TRIGGER_CRD}", "", CANNOT),
+    (OPERATOR, "get", "checkouts.shop.example.com", "stranger", CANNOT),
+    (OPERATOR, "list", "checkouts.shop.example.com", "all", CANNOT),
+    (OPERATOR, "create", "checkouts.shop.example.com", "home", CANNOT),
+    (OPERATOR, "delete", "checkouts.shop.example.com", "home", CANNOT),
+    (OPERATOR, "create", "triggers.shop.example.com", "other", CANNOT),
+    (OPERATOR, "patch", "triggers.shop.example.com", "other", CANNOT),
+    (OPERATOR, "delete", "triggers.shop.example.com", "home", CANNOT),
+    (OPERATOR, "get", "customresourcedefinitions/triggers.shop.example.com", "", CANNOT),
     (OPERATOR, "list", "customresourcedefinitions", "", CANNOT),
     (OPERATOR, "create", "pods", "home", CANNOT),
     (OPERATOR, "get", "configmaps", "home", CANNOT),
     (OPERATOR, "list", "namespaces", "", CANNOT),
     # the dispatcher: reads Triggers at home, and that is all
-    (DISPATCHER, "watch", TRIGGER_CRD, "home", CAN),
-    (DISPATCHER, "patch", TRIGGER_CRD, "home", CANNOT),
-    (DISPATCHER, "list", TRIGGER_CRD, "other", CANNOT),
-    (DISPATCHER, "get", CHECKOUT_CRD, "home", CANNOT),
+    (DISPATCHER, "watch", "triggers.shop.example.com", "home", CAN),
+    (DISPATCHER, "patch", "triggers.shop.example.com", "home", CANNOT),
+    (DISPATCHER, "list", "triggers.shop.example.com", "other", CANNOT),
+    (DISPATCHER, "get", "checkouts.shop.example.com", "home", CANNOT),
     (DISPATCHER, "get", "secrets", "home", CANNOT),
     (DISPATCHER, "create", "events", "home", CANNOT),
     # helm test's self-test: Checkouts in the first watched namespace only
-    (SELFTEST, "create", CHECKOUT_CRD, "home", CAN),
-    (SELFTEST, "delete", CHECKOUT_CRD, "home", CAN),
-    (SELFTEST, "create", CHECKOUT_CRD, "other", CANNOT),
-    (SELFTEST, "patch", f"{CHECKOUT_CRD}/status", "home", CANNOT),
+    (SELFTEST, "create", "checkouts.shop.example.com", "home", CAN),
+    (SELFTEST, "delete", "checkouts.shop.example.com", "home", CAN),
+    (SELFTEST, "create", "checkouts.shop.example.com", "other", CANNOT),
+    (SELFTEST, "patch", "checkouts.shop.example.com/status", "home", CANNOT),
     (SELFTEST, "get", "secrets", "home", CANNOT),
 ]
 

@@ -278,6 +278,16 @@ def start_dispatcher(
         process.stop()
 
 
+def served(
+    operator: Operator,
+    start_dispatcher: StartDispatcher,
+    subscriber: str,
+    delivery: Body | None = None,
+) -> tuple[Trigger, DispatcherProcess]:
+    """A Ready Trigger "ping" for `subscriber`, and a dispatcher serving it."""
+    return operator.create(trigger_body("ping", subscriber, delivery=delivery)), start_dispatcher()
+
+
 def one_ping(
     operator: Operator,
     bus: Bus,
@@ -286,8 +296,7 @@ def one_ping(
     delivery: Body | None = None,
 ) -> tuple[Trigger, DispatcherProcess, CloudEvent]:
     """A Ready Trigger "ping" for `subscriber`, a dispatcher serving it, one ping published."""
-    trigger = operator.create(trigger_body("ping", subscriber, delivery=delivery))
-    dispatcher = start_dispatcher()
+    trigger, dispatcher = served(operator, start_dispatcher, subscriber, delivery)
     (event,) = pings(operator.namespace, 1)
     bus.publish(event)
     return trigger, dispatcher, event
@@ -337,8 +346,7 @@ def test_delivers_in_binary_mode_and_publishes_the_replies(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink() as sink:
-        trigger = operator.create(trigger_body("ping", sink.url))
-        dispatcher = start_dispatcher()
+        trigger, dispatcher = served(operator, start_dispatcher, sink.url)
         sent = pings(namespace, 5)
         for event in sent:
             bus.publish(event)
@@ -381,8 +389,7 @@ def test_a_2xx_without_an_event_is_delivered_with_nothing_to_publish(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink(always(202)) as sink:
-        trigger = operator.create(trigger_body("ping", sink.url))
-        dispatcher = start_dispatcher()
+        trigger, dispatcher = served(operator, start_dispatcher, sink.url)
         for event in pings(namespace, 3):
             bus.publish(event)
         waiting(lambda: len(sink.ids()) == 3, "3 deliveries", logs=logs(dispatcher))
@@ -582,8 +589,7 @@ def test_a_message_that_is_not_a_cloudevent_is_dead_lettered_at_once(
     operator: Operator, bus: Bus, namespace: str, start_dispatcher: StartDispatcher
 ) -> None:
     with Sink() as sink:
-        trigger = operator.create(trigger_body("ping", sink.url))
-        dispatcher = start_dispatcher()
+        trigger, dispatcher = served(operator, start_dispatcher, sink.url)
         bus.publish_raw(broker.subject(PING), b"\x00garbage", {"ce-type": PING})
         message = the_dead_letter(bus, trigger, dispatcher)
         assert message.data == b"\x00garbage"
@@ -756,8 +762,7 @@ def test_a_broker_back_with_an_empty_store_is_served_once_the_consumer_is_made_a
     start_dispatcher: StartDispatcher,
 ) -> None:
     with Sink() as sink:
-        trigger = operator.create(trigger_body("ping", sink.url))
-        dispatcher = start_dispatcher()
+        trigger, dispatcher = served(operator, start_dispatcher, sink.url)
         first, second = pings(namespace, 2)
         bus.publish(first)
         waiting(lambda: sink.ids() == [first.get_id()], "delivered", logs=logs(dispatcher))
