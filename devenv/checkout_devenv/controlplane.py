@@ -9,6 +9,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,10 +246,14 @@ class ControlPlane(Service):
 
     def writes(self) -> dict[Request, int]:
         """Write requests served so far, by resource, subresource and verb (see write_totals)."""
+        return self.requests(WRITE_VERBS)
+
+    def requests(self, verbs: Collection[str]) -> dict[Request, int]:
+        """Requests of these verbs served so far, by resource, subresource and verb."""
         with urllib.request.urlopen(
             f"{self.server}/metrics", context=self.ssl_context(), timeout=10
         ) as response:
-            return write_totals(response.read().decode())
+            return write_totals(response.read().decode(), verbs)
 
     def version(self) -> dict[str, str]:
         """The API server's /version document."""
@@ -259,14 +264,14 @@ class ControlPlane(Service):
             return version
 
 
-def write_totals(metrics: str) -> dict[Request, int]:
-    """Sum `apiserver_request_total` of the write verbs in a Prometheus exposition, by resource,
-    subresource and verb (over every code, scope and version)."""
+def write_totals(metrics: str, verbs: Collection[str] = WRITE_VERBS) -> dict[Request, int]:
+    """Sum `apiserver_request_total` of the write verbs (or of `verbs`) in a Prometheus
+    exposition, by resource, subresource and verb (over every code, scope and version)."""
     totals: dict[Request, int] = {}
     for family in text_string_to_metric_families(metrics):
         for sample in family.samples:
             labels = sample.labels
-            if sample.name != "apiserver_request_total" or labels.get("verb") not in WRITE_VERBS:
+            if sample.name != "apiserver_request_total" or labels.get("verb") not in verbs:
                 continue
             key = (labels.get("resource", ""), labels.get("subresource", ""), labels["verb"])
             totals[key] = totals.get(key, 0) + int(sample.value)

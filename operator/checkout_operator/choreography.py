@@ -55,9 +55,10 @@ async def choreograph(
         await context.checkouts.write_status(checkout.namespace, checkout.name, status)
     context.broker.require()  # no Triggers laid out, no event published, while it is away
     if context.settings.manage_triggers:
-        await ensure_triggers(context)
-        missing = await unready_triggers(context)
+        # Readiness as the Trigger handlers saw it: no read of the API while all is well.
+        missing = context.readiness.missing(triggers.name(step) for step in STEPS)
         if missing:
+            await ensure_triggers(context)  # one may have been deleted, or edited
             raise TriggersNotReady(f"waiting for Triggers to become Ready: {', '.join(missing)}")
     await context.broker.publish(checkout.placed_event())
 
@@ -101,22 +102,6 @@ def triggers_once(context: Context) -> Callable[[], Awaitable[None]]:
     return lay
 
 
-async def unready_triggers(context: Context) -> list[str]:
-    """Names of the catalogue's Triggers that are not (yet) Ready."""
-    settings = context.settings
-    found = await context.triggers.list(
-        settings.namespace, f"{triggers.MANAGED_BY}={triggers.OPERATOR}"
-    )
-    ready = set()
-    for body in found:
-        try:
-            if Trigger.from_body(body).ready:
-                ready.add(body["metadata"]["name"])
-        except InvalidTrigger:
-            continue
-    return [name for step in STEPS if (name := triggers.name(step)) not in ready]
-
-
 async def reconcile_trigger(
     body: Mapping[str, Any], context: Context, now: Clock = _now
 ) -> dict[str, Any]:
@@ -135,12 +120,15 @@ async def reconcile_trigger(
         await context.broker.ensure_consumer(config)
     elif trigger is not None:
         error = f"broker {trigger.broker!r} does not exist"
-    return triggers.status(body, consumer_error=error, now=now())
+    status = triggers.status(body, consumer_error=error, now=now())
+    context.readiness.saw(body, status)
+    return status
 
 
 async def remove_trigger(body: Mapping[str, Any], context: Context) -> None:
     """A deleted Trigger's consumer goes with it."""
+    meta = body["metadata"]
+    context.readiness.forget(meta["name"])
     if not context.broker.configured:
         return
-    meta = body["metadata"]
     await context.broker.delete_consumer(broker.consumer_name(meta["namespace"], meta["name"]))

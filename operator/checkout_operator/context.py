@@ -13,6 +13,7 @@ from kubernetes import client
 from checkout_core import delivery
 from checkout_operator.broker_link import BrokerLink
 from checkout_operator.cluster import Checkouts, Events, Triggers
+from checkout_operator.readiness import Readiness
 from checkout_operator.reporting import Announce
 from checkout_operator.settings import Settings
 from checkout_operator.stalls import Stalls
@@ -28,6 +29,8 @@ class Context:
     events: Events
     triggers: Triggers
     stalls: Stalls
+    readiness: Readiness
+    """The operator's Triggers that are Ready, as its Trigger handlers last saw them."""
 
     @classmethod
     def create(cls, settings: Settings, api: client.ApiClient) -> Context:
@@ -40,6 +43,7 @@ class Context:
             events=Events(api),
             triggers=Triggers(api),
             stalls=Stalls(settings.republish_after),
+            readiness=Readiness(),
         )
 
     def announcer(self, body: Mapping[str, Any]) -> Announce:

@@ -18,7 +18,7 @@ from kubernetes import client
 from checkout_core import broker
 from checkout_core.api import API_VERSION, GROUP, VERSION
 from checkout_devenv.broker import NatsServer
-from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.controlplane import ControlPlane, spent
 from checkout_devenv.dispatcher import DispatcherProcess
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
@@ -360,3 +360,23 @@ def test_while_the_broker_is_away_a_guests_skipped_step_is_announced_once(
     assert [e.message for e in skipped] == [
         "rewards: skipped: condition rewardsmember=true does not hold"
     ]
+
+
+def test_starting_a_checkout_reads_no_trigger_from_the_api(
+    api: client.ApiClient,
+    namespace: str,
+    control_plane: ControlPlane,
+    start_operator: StartOperator,
+    dispatcher: DispatcherProcess,
+) -> None:
+    # No repair round in the window: they list Triggers on a timer, not per checkout.
+    start_operator(CHECKOUT_RESYNC_INTERVAL="3600")
+    create(api, namespace, choreography("warm", order_id(), "ada@example.com", False, ["1"]))
+    assert wait_finished(api, namespace, "warm")["status"]["phase"] == "Succeeded"
+    before = control_plane.requests({"LIST", "GET"})
+    for n in range(3):
+        create(api, namespace, choreography(f"c{n}", order_id(), "ada@example.com", False, ["1"]))
+    for n in range(3):
+        assert wait_finished(api, namespace, f"c{n}")["status"]["phase"] == "Succeeded"
+    read = spent(before, control_plane.requests({"LIST", "GET"}))
+    assert {key: n for key, n in read.items() if key[0] == "triggers"} == {}
