@@ -3,6 +3,7 @@ HTTP session to the functions, the API client and its wrappers, the broker link.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,11 +49,7 @@ class Context:
 
     def announcer(self, body: Mapping[str, Any]) -> Announce:
         """Posts Kubernetes Events on `body`."""
-
-        def announce(kind: str, reason: str, message: str) -> None:
-            self.events.post(body, kind, reason, message)
-
-        return announce
+        return functools.partial(self.events.post, body)
 
     async def close(self) -> None:
         await self.events.drain()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -120,12 +121,6 @@ class Projector:
             for message, _ in items:
                 await message.ack()
 
-    def _announcer(self, body: dict[str, object]) -> reporting.Announce:
-        def announce(kind: str, reason: str, message: str) -> None:
-            self._events.post(body, kind, reason, message)
-
-        return announce
-
     @staticmethod
     async def _retry(items: list[tuple[Msg, BaseCloudEvent]], delay: float) -> None:
         for message, _ in items:
@@ -135,7 +130,7 @@ class Projector:
         body = await self._checkouts.get(*key)
         if body is None or (body.get("spec") or {}).get("mode") != CHOREOGRAPHY:
             return  # deleted, or not ours to project
-        announce = self._announcer(body)
+        announce = functools.partial(self._events.post, body)
         recorded_status = body.get("status")
         attributes: dict[str, object] = {}
         if model.from_json(recorded_status) is None:
