@@ -3,6 +3,7 @@ builders for `order.placed` and for a function's reply."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
@@ -54,9 +55,16 @@ def order_placed(
     return CloudEvent(attributes=attributes, data=order)
 
 
-def reply(to: BaseCloudEvent, event_type: str, source: str, data: dict[str, Any]) -> CloudEvent:
+def reply(
+    to: BaseCloudEvent,
+    event_type: str,
+    source: str,
+    data: dict[str, Any],
+    time: datetime.datetime | None = None,
+) -> CloudEvent:
     """A function's answer to `to`: same subject and checkout, same trace; its id is derived from
-    the incoming id, so a repeated event gets the same reply."""
+    the incoming id, so a repeated event gets the same reply. `time` is when the work was done, as
+    recorded, so a repeat gets that time too (the SDK stamps the present moment otherwise)."""
     attributes: dict[str, Any] = {
         "id": f"{to.get_id()}/{event_type.removeprefix(PREFIX)}",
         "type": event_type,
@@ -68,6 +76,8 @@ def reply(to: BaseCloudEvent, event_type: str, source: str, data: dict[str, Any]
         value = to.get_extension(name)
         if value is not None:
             attributes[name] = value
+    if time is not None:
+        attributes["time"] = time
     return CloudEvent(attributes=attributes, data=data)
 
 

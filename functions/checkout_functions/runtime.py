@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudevents.core.base import BaseCloudEvent
-from cloudevents.core.v1.event import CloudEvent
 from flask import Flask, Response, jsonify, request
 
 from checkout_core import binding, events
@@ -168,12 +167,12 @@ def _invoke(function: Function, context: dict[str, Any]) -> tuple[Response, str]
         return _error(400, error.reason, error.message, context), "rejected"
     try:
         served = function.handle(order)
-        reply = _timed(events.reply(event, step.produces, function.source, served.data), served.at)
+        reply = events.reply(event, step.produces, function.source, served.data, served.at)
         outcome = "succeeded"
     except Refusal as refusal:
         context["reason"] = refusal.reason
         data = events.failure(refusal.reason, refusal.message)
-        reply = _timed(events.reply(event, step.fails, function.source, data), refusal.at)
+        reply = events.reply(event, step.fails, function.source, data, refusal.at)
         outcome = "refused"
     except BadEvent as error:
         return _error(400, error.reason, error.message, context), "rejected"
@@ -204,14 +203,6 @@ def _body() -> bytes | None:
         chunks.append(chunk)
         size += len(chunk)
     return None if size > MAX_BODY else b"".join(chunks)
-
-
-def _timed(reply: CloudEvent, at: datetime.datetime | None) -> CloudEvent:
-    """`reply` with its `time` set to `at`, when the work was done (the SDK stamps every new
-    event with the present moment, which a repeat would not share)."""
-    if at is None:
-        return reply
-    return CloudEvent(attributes={**reply.get_attributes(), "time": at}, data=reply.get_data())
 
 
 def _error(status: int, reason: str, message: str, context: dict[str, Any]) -> Response:

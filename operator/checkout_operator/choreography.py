@@ -38,9 +38,9 @@ async def choreograph(
     `order.placed` (acknowledged, deduplicated by its id). Safe to run again: the event is the
     same event."""
     announce = context.announcer(body)
-    attributes = checkout.placed_event().get_attributes()
+    event = checkout.placed_event()
     status, recorded = reporting.begin(
-        checkout.status, STEPS, attributes, checkout.generation, now(), announce
+        checkout.status, STEPS, event.get_attributes, checkout.generation, now(), announce
     )
     if status.finished:
         return
@@ -60,7 +60,7 @@ async def choreograph(
         if missing:
             await ensure_triggers(context)  # one may have been deleted, or edited
             raise TriggersNotReady(f"waiting for Triggers to become Ready: {', '.join(missing)}")
-    await context.broker.publish(checkout.placed_event())
+    await context.broker.publish(event)
 
 
 async def ensure_triggers(context: Context) -> None:

@@ -30,13 +30,12 @@ async def orchestrate(
     """Carry out an Orchestration checkout; returns its final status (already written)."""
     settings = context.settings
     announce = context.announcer(body)
-    attributes = checkout.placed_event().get_attributes()
+    event = checkout.placed_event()
     status, _ = reporting.begin(
-        checkout.status, STEPS, attributes, checkout.generation, now(), announce
+        checkout.status, STEPS, event.get_attributes, checkout.generation, now(), announce
     )
     if status.finished:
         return status
-    event = checkout.placed_event()
 
     async def call(step: Step, placed: BaseCloudEvent) -> calls.Outcome:
         url = settings.function_url(step.function)

@@ -21,7 +21,6 @@ from checkout_core import binding, broker
 from checkout_core.api import CHOREOGRAPHY
 from checkout_core.steps import STEPS
 from checkout_operator import projection, reporting
-from checkout_operator import status as model
 from checkout_operator.broker_link import BrokerLink, BrokerUnavailable
 from checkout_operator.checkouts import Checkout
 from checkout_operator.cluster import Checkouts, Events
@@ -131,14 +130,15 @@ class Projector:
         if body is None or (body.get("spec") or {}).get("mode") != CHOREOGRAPHY:
             return  # deleted, or not ours to project
         announce = functools.partial(self._events.post, body)
-        recorded_status = body.get("status")
-        attributes: dict[str, object] = {}
-        if model.from_json(recorded_status) is None:
-            # the events outran the operator's first write: start from the catalogue, as it does
-            attributes = Checkout.from_body(body).placed_event().get_attributes()
-        generation = body["metadata"].get("generation", 1)
+        # Events that outran the operator's first write start from the catalogue, as it does
+        # (the order is read only then).
         before, recorded = reporting.begin(
-            recorded_status, STEPS, attributes, generation, _now(), announce
+            body.get("status"),
+            STEPS,
+            lambda: Checkout.from_body(body).placed_event().get_attributes(),
+            body["metadata"].get("generation", 1),
+            _now(),
+            announce,
         )
         current = before
         for event in events:

@@ -51,18 +51,19 @@ def advance(status: Status, update: StepUpdate, announce: Announce) -> Status:
 def begin(
     recorded: Mapping[str, Any] | None,
     catalogue: Iterable[Step],
-    attributes: Mapping[str, Any],
+    attributes: Callable[[], Mapping[str, Any]],
     generation: int,
     now: datetime.datetime,
     announce: Announce,
 ) -> tuple[Status, bool]:
     """Where a checkout stands, and whether that was recorded already. A fresh status is made
-    from the catalogue and its Skipped steps announced here, once: no update ever reports them,
-    and once the fresh status is written this path is not taken again."""
+    from the catalogue, for an `order.placed` with `attributes()` (asked only then), and its
+    Skipped steps announced here, once: no update ever reports them, and once the fresh status is
+    written this path is not taken again."""
     existing = model.from_json(recorded)
     if existing is not None:
         return existing, True
-    fresh = model.initial(catalogue, attributes, generation, now)
+    fresh = model.initial(catalogue, attributes(), generation, now)
     for step in fresh.steps:
         if step.phase is Phase.SKIPPED:
             skipped = StepUpdate(step.name, Change.SKIPPED, now, message=step.message)

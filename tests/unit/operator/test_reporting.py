@@ -43,14 +43,14 @@ def test_failures_and_retries_are_warnings_and_nothing_else_is() -> None:
 
 def test_a_fresh_status_announces_its_skipped_steps_and_a_recorded_one_nothing() -> None:
     announced = Announced()
-    fresh, recorded = reporting.begin(None, STEPS, GUEST, 1, T0, announced)
+    fresh, recorded = reporting.begin(None, STEPS, lambda: GUEST, 1, T0, announced)
     assert recorded is False
     assert fresh.step("rewards").phase is Phase.SKIPPED
     assert announced == [
         ("Normal", "StepSkipped", "rewards: skipped: condition rewardsmember=true does not hold")
     ]
     announced.clear()
-    again, recorded = reporting.begin(model.to_json(fresh), STEPS, GUEST, 1, T0, announced)
+    again, recorded = reporting.begin(model.to_json(fresh), STEPS, lambda: GUEST, 1, T0, announced)
     assert (again, recorded, announced) == (fresh, True, [])
 
 
