@@ -12,7 +12,7 @@ from checkout_core import broker
 from checkout_core.api import CHECKOUT_CRD
 from checkout_core.steps import STEPS
 from checkout_core.triggers import DEFAULT_BROKER, InvalidTrigger, Trigger
-from checkout_operator import reporting, triggers
+from checkout_operator import projection, reporting, triggers
 from checkout_operator import status as model
 from checkout_operator.checkouts import Checkout
 from checkout_operator.context import Context
@@ -33,10 +33,11 @@ class TriggersNotReady(NotYet):
 async def choreograph(
     checkout: Checkout, body: Mapping[str, Any], context: Context, now: Clock = _now
 ) -> None:
-    """Start a Choreography checkout: record the starting status (its Skipped steps announced
-    once, however long what follows has to wait), make sure the Triggers deliver, publish
-    `order.placed` (acknowledged, deduplicated by its id). Safe to run again: the event is the
-    same event."""
+    """Start a Choreography checkout: make sure the Triggers deliver, record the status as
+    `order.placed` makes it (its steps Running, the way the projector will read the event back),
+    publish the event (acknowledged, deduplicated by its id). While it has to wait, the starting
+    status is recorded, so the checkout is seen waiting. Safe to run again: the event is the same
+    event."""
     announce = context.announcer(body)
     event = checkout.placed_event()
     status, recorded = reporting.begin(
@@ -44,23 +45,43 @@ async def choreograph(
     )
     if status.finished:
         return
+
+    async def write(status: model.Status) -> None:
+        await context.checkouts.write_status(checkout.namespace, checkout.name, status)
+
     if not context.broker.configured:
         # No broker, no choreography: say so on the Checkout rather than wait forever.
         for name in status.pending():
             update = model.StepUpdate(name, model.Change.FAILED, now(), message=NO_BROKER)
             status = reporting.advance(status, update, announce)
-        await context.checkouts.write_status(checkout.namespace, checkout.name, status)
+        await write(status)
         return
-    if not recorded:
-        await context.checkouts.write_status(checkout.namespace, checkout.name, status)
-    context.broker.require()  # no Triggers laid out, no event published, while it is away
+    try:
+        await _deliverable(context)
+    except NotYet:
+        if not recorded:
+            await write(status)
+        raise
+    placed = status
+    for update in projection.updates(event, now()):
+        placed = reporting.advance(placed, update, announce)
+    if placed != status or not recorded:
+        await write(placed)
+    # Before the event goes out, so the projector has what it replies to in memory.
+    context.projector.track(body, placed)
+    await context.broker.publish(event)
+
+
+async def _deliverable(context: Context) -> None:
+    """Raises NotYet unless an event published now reaches every step: the broker answers and
+    every Trigger is Ready — as the Trigger handlers saw them, so no read of the API while all is
+    well."""
+    context.broker.require()
     if context.settings.manage_triggers:
-        # Readiness as the Trigger handlers saw it: no read of the API while all is well.
         missing = context.readiness.missing(triggers.name(step) for step in STEPS)
         if missing:
             await ensure_triggers(context)  # one may have been deleted, or edited
             raise TriggersNotReady(f"waiting for Triggers to become Ready: {', '.join(missing)}")
-    await context.broker.publish(event)
 
 
 async def ensure_triggers(context: Context) -> None:

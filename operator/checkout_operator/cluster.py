@@ -1,5 +1,6 @@
-"""The operator's own calls to the Kubernetes API, beyond what Kopf does for it: Checkout status,
-Kubernetes Events, Triggers. The client is blocking, so every call runs in a worker thread."""
+"""The operator's own calls to the Kubernetes API, beyond what Kopf does for it: Checkout status
+and deletion, Kubernetes Events, Triggers. The client is blocking, so every call runs in a worker
+thread."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def api_client() -> client.ApiClient:
 
 
 class Checkouts:
-    """Reading Checkouts and writing their status (through the status subresource)."""
+    """Reading Checkouts, writing their status (through the status subresource), deleting the
+    finished ones whose time is up."""
 
     def __init__(self, api: client.ApiClient) -> None:
         self._objects = client.CustomObjectsApi(api)
@@ -65,6 +67,29 @@ class Checkouts:
             name,
             {"status": model.to_json(status)},
         )
+
+    async def delete(self, namespace: str, name: str, uid: str) -> bool:
+        """Delete the Checkout if it is still the object `uid`: True when deleted; False when it
+        is gone already (404) or its name belongs to a newer object now (409: the uid
+        precondition failed), which is left alone."""
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=uid), propagation_policy="Background"
+        )
+        try:
+            await asyncio.to_thread(
+                self._objects.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                CHECKOUTS,
+                name,
+                body=options,
+            )
+        except ApiException as error:
+            if error.status in (404, 409):
+                return False
+            raise
+        return True
 
 
 class Events:

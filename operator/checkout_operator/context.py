@@ -14,8 +14,10 @@ from kubernetes import client
 from checkout_core import delivery
 from checkout_operator.broker_link import BrokerLink
 from checkout_operator.cluster import Checkouts, Events, Triggers
+from checkout_operator.projector import Projector
 from checkout_operator.readiness import Readiness
 from checkout_operator.reporting import Announce
+from checkout_operator.retention import Schedule
 from checkout_operator.settings import Settings
 from checkout_operator.stalls import Stalls
 
@@ -32,19 +34,28 @@ class Context:
     stalls: Stalls
     readiness: Readiness
     """The operator's Triggers that are Ready, as its Trigger handlers last saw them."""
+    projector: Projector
+    """Choreography's statuses, from the broker's events (running only with a broker)."""
+    retention: Schedule
+    """Finished Checkouts, and when each is to be deleted."""
 
     @classmethod
     def create(cls, settings: Settings, api: client.ApiClient) -> Context:
+        link, checkouts, events = BrokerLink(settings.nats_url), Checkouts(api), Events(api)
         return cls(
             settings=settings,
             session=delivery.session(),
             api=api,
-            broker=BrokerLink(settings.nats_url),
-            checkouts=Checkouts(api),
-            events=Events(api),
+            broker=link,
+            checkouts=checkouts,
+            events=events,
             triggers=Triggers(api),
             stalls=Stalls(settings.republish_after),
             readiness=Readiness(),
+            projector=Projector(
+                link, checkouts, events, settings.status_batch_window, settings.status_interval
+            ),
+            retention=Schedule(settings.ttl_seconds_after_finished),
         )
 
     def announcer(self, body: Mapping[str, Any]) -> Announce:

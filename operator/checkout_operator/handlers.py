@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import kopf
 
-from checkout_core.api import CHECKOUTS, CHOREOGRAPHY, GROUP, ORCHESTRATION, TRIGGERS, VERSION
-from checkout_operator import choreography, cluster, orchestrator, refusals, repairs
+from checkout_core.api import CHECKOUTS, GROUP, TRIGGERS, VERSION
+from checkout_operator import choreography, cluster, expiries, repairs
 from checkout_operator.context import Context
 from checkout_operator.errors import NotYet
-from checkout_operator.projector import Projector
+from checkout_operator.workers import Workers
 
 PREFIX = f"checkout.{GROUP}"
-WATCHER = "watch-for-stalls"
-"""The id of the handler that sees every Checkout event (see stalls)."""
+WATCHER = "watch-checkouts"
+"""The id of the handler that sees every Checkout event."""
 RETRY_DELAY = 1.0
 CHECKOUT = (GROUP, VERSION, CHECKOUTS)
 TRIGGER = (GROUP, VERSION, TRIGGERS)
@@ -42,13 +42,13 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.scanning.disabled = True
     context = Context.create(memo.settings, cluster.api_client())
     memo.context = context
-    memo.tasks = []
+    memo.workers = Workers(context)
+    expiring = expiries.run(context.retention, context.checkouts)
+    memo.tasks = [asyncio.create_task(expiring, name="expiries")]
     if context.broker.configured:
-        projector = Projector(context.broker, context.checkouts, context.events)
-        memo.tasks = [
-            asyncio.create_task(
-                projector.run_forever(choreography.triggers_once(context)), name="projector"
-            ),
+        projector = context.projector.run_forever(choreography.triggers_once(context))
+        memo.tasks += [
+            asyncio.create_task(projector, name="projector"),
             asyncio.create_task(repairs.run(context), name="repairs"),
         ]
 
@@ -58,36 +58,21 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     for task in memo.tasks:
         task.cancel()
     await asyncio.gather(*memo.tasks, return_exceptions=True)
+    await memo.workers.close()
     await memo.context.close()
 
 
-def _mode(mode: str) -> Callable[..., bool]:
-    def when(spec: kopf.Spec, **_: Any) -> bool:
-        return bool(spec.get("mode", ORCHESTRATION) == mode)
-
-    return when
-
-
-@kopf.on.resume(*CHECKOUT, when=_mode(ORCHESTRATION), id="resume-orchestration")
-@kopf.on.create(*CHECKOUT, when=_mode(ORCHESTRATION), id="orchestrate")
-async def orchestrate(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """An Orchestration checkout: carry it out."""
-    if checkout := await refusals.admit(body, memo.context):
-        await orchestrator.orchestrate(checkout, body, memo.context)
-
-
 @kopf.on.event(*CHECKOUT, id=WATCHER)
-def watched(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Every Checkout as the watch sees it, for spotting stalled Choreography checkouts."""
-    memo.context.stalls.watched(type, body)
-
-
-@kopf.on.resume(*CHECKOUT, when=_mode(CHOREOGRAPHY), id="resume-choreography")
-@kopf.on.create(*CHECKOUT, when=_mode(CHOREOGRAPHY), id="choreograph")
-async def choreograph(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """A Choreography checkout: start it."""
-    if checkout := await refusals.admit(body, memo.context):
-        await _soon(choreography.choreograph(checkout, body, memo.context))
+async def watched(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every Checkout as the watch sees it: work started where it is needed (see intake), and
+    what watches Checkouts in memory kept up to date (stalls, the projector, retention). No Kopf
+    state is kept on Checkouts, so a checkout
+    costs no API write for Kopf's bookkeeping."""
+    raw, context = dict(body), memo.context
+    context.stalls.watched(type, raw)
+    context.projector.watched(type, raw)
+    context.retention.watched(type, raw)
+    memo.workers.seen(type, raw)
 
 
 def _home(namespace: str | None, memo: kopf.Memo, **_: Any) -> bool:

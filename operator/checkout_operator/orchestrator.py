@@ -31,7 +31,7 @@ async def orchestrate(
     settings = context.settings
     announce = context.announcer(body)
     event = checkout.placed_event()
-    status, _ = reporting.begin(
+    status, recorded = reporting.begin(
         checkout.status, STEPS, event.get_attributes, checkout.generation, now(), announce
     )
     if status.finished:
@@ -45,7 +45,15 @@ async def orchestrate(
     async def write(status: model.Status) -> None:
         await context.checkouts.write_status(checkout.namespace, checkout.name, status)
 
-    async with Recorder(status, write, announce, settings.status_batch_window) as recorder:
+    recorder = Recorder(
+        status,
+        write,
+        announce,
+        settings.status_batch_window,
+        settings.status_interval,
+        written=recorded,
+    )
+    async with recorder:
         await orchestration.orchestrate(
             status, event, checkout.strategy, settings.retry_policy, call, recorder, now=now
         )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from checkout_core.environment import Environment, SettingsError
 from checkout_core.retries import RetryPolicy
 from checkout_core.steps import STEPS
+from checkout_operator.retention import MAX_SECONDS
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -37,7 +38,12 @@ class Settings:
     backoff_cap: float = 30.0
     """The longest wait between two attempts, in seconds. CHECKOUT_BACKOFF_CAP."""
     status_batch_window: float = 0.05
-    """Seconds to gather step changes before one status write. CHECKOUT_STATUS_BATCH_WINDOW."""
+    """Seconds to gather a checkout's first step changes before its first status write, so it
+    is seen Running. CHECKOUT_STATUS_BATCH_WINDOW."""
+    status_interval: float = 1.0
+    """Seconds at least between two status writes of a checkout still running (a finished one
+    is written at once): a checkout done within this costs two status writes at most.
+    CHECKOUT_STATUS_INTERVAL."""
     nats_url: str = ""
     """The broker (NATS JetStream) for choreography; empty: Choreography checkouts fail with
     reason BrokerNotConfigured. CHECKOUT_NATS_URL."""
@@ -52,6 +58,14 @@ class Settings:
     published again; 0 never. Longer than a Trigger's retries take (six calls of up to 10 s,
     with backoff: under a minute and a half), or a slow step would be delivered twice over:
     harmless, but wasteful. CHECKOUT_REPUBLISH_AFTER."""
+    concurrency: int = 16
+    """Checkouts worked on at once: an Orchestration one carried out, a Choreography one started.
+    More wait their turn, so that a burst does not crowd the functions (each serves a few calls
+    at a time) and every checkout, once begun, finishes quickly. CHECKOUT_CONCURRENCY."""
+    ttl_seconds_after_finished: int | None = None
+    """Seconds a finished (Succeeded or Failed) Checkout is kept before the operator deletes it,
+    for Checkouts whose spec.ttlSecondsAfterFinished says nothing; 0 as soon as it finishes;
+    None, unset or empty: kept until someone deletes them. CHECKOUT_TTL_SECONDS_AFTER_FINISHED."""
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -82,6 +96,9 @@ class Settings:
             status_batch_window=env.number(
                 "CHECKOUT_STATUS_BATCH_WINDOW", defaults.status_batch_window, minimum=0
             ),
+            status_interval=env.number(
+                "CHECKOUT_STATUS_INTERVAL", defaults.status_interval, minimum=0
+            ),
             nats_url=env.text("CHECKOUT_NATS_URL", defaults.nats_url),
             manage_triggers=env.flag("CHECKOUT_MANAGE_TRIGGERS", defaults.manage_triggers),
             resync_interval=env.number(
@@ -89,6 +106,14 @@ class Settings:
             ),
             republish_after=env.number(
                 "CHECKOUT_REPUBLISH_AFTER", defaults.republish_after, minimum=0
+            ),
+            concurrency=env.integer("CHECKOUT_CONCURRENCY", defaults.concurrency, minimum=1),
+            ttl_seconds_after_finished=(
+                env.integer(
+                    "CHECKOUT_TTL_SECONDS_AFTER_FINISHED", 0, minimum=0, maximum=MAX_SECONDS
+                )
+                if env.raw("CHECKOUT_TTL_SECONDS_AFTER_FINISHED")
+                else defaults.ttl_seconds_after_finished
             ),
         )
 

@@ -3,12 +3,14 @@ their steps and the emails they caused."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from kubernetes import client
 
+from checkout_devenv.controlplane import ControlPlane, spent
 from checkout_devenv.functions import Functions
 from checkout_devenv.operator import OperatorProcess
 from tests.builders import checkout as checkout
@@ -113,3 +115,34 @@ class Operators:
     def stop(self) -> None:
         for operator in self.started:
             operator.stop()
+
+
+BUDGET = 4
+"""API writes a successful checkout may cost: the user's create, two status writes, one Event."""
+COUNTED = 3
+
+
+def assert_write_budget(
+    api: client.ApiClient,
+    namespace: str,
+    control_plane: ControlPlane,
+    build: Callable[..., Body],
+    prefix: str,
+) -> None:
+    """Carry out COUNTED successful checkouts made by `build(name, order, email, member, prices)`
+    and hold what they cost the API server — every resource but the server's own leases — to
+    BUDGET each, Kopf's bookkeeping included (there must be none)."""
+    names = [f"{prefix}-{n}" for n in range(COUNTED)]
+    before = control_plane.writes()
+    for name in names:
+        create(api, namespace, build(name, order_id(), "ada@example.com", True, ["1.00"]))
+    for name in names:
+        assert phase(wait_finished(api, namespace, name)) == "Succeeded"
+        eventually(functools.partial(events_of, api, namespace, name), f"{name}'s Event")
+    made = {k: n for k, n in spent(before, control_plane.writes()).items() if k[0] != "leases"}
+    print(f"API writes for {COUNTED} checkouts: {made}")
+    assert made.get(("checkouts", "", "POST")) == COUNTED
+    assert ("checkouts", "", "PATCH") not in made, f"Kopf's bookkeeping is back: {made}"
+    assert made.get(("checkouts", "status", "PATCH"), 0) <= 2 * COUNTED
+    assert made.get(("events", "", "POST")) == COUNTED
+    assert sum(made.values()) <= BUDGET * COUNTED, made

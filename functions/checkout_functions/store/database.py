@@ -64,7 +64,21 @@ def engine_for(url: str, timeout: float) -> Engine:
             # WAL lets readers go on while one writer writes; the three functions share the file.
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: an application that
+            # crashes loses nothing, a machine that loses power the last commits; SQLite is the
+            # local environment's store (PostgreSQL is production's), and a commit that waits for
+            # the disk holds the one write lock three functions share.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # Transactions are begun by us (below), not by the driver behind our back.
+            connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def take_the_write_lock(connection: Connection) -> None:
+            # Every transaction here writes. One begun deferred reads first and then fails at
+            # once with "database is locked" when another wrote in between (SQLite cannot
+            # upgrade its snapshot); begun IMMEDIATE it waits its turn, up to `timeout`.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if backend == "postgresql":

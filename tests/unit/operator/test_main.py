@@ -47,13 +47,13 @@ def test_text_is_there_for_people(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_stall_watchers_successes_are_not_logged(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("json", logging.INFO)
     kopf_objects = logging.getLogger("kopf.objects")
-    kopf_objects.info("Handler 'watch-for-stalls' succeeded.")
+    kopf_objects.info("Handler 'watch-checkouts' succeeded.")
     kopf_objects.info("Handler 'orchestrate' succeeded.")
-    kopf_objects.error("Handler 'watch-for-stalls' failed with an exception and will ignore it")
+    kopf_objects.error("Handler 'watch-checkouts' failed with an exception and will ignore it")
     lines = [json.loads(line)["message"] for line in capsys.readouterr().err.splitlines()]
     assert lines == [
         "Handler 'orchestrate' succeeded.",
-        "Handler 'watch-for-stalls' failed with an exception and will ignore it",
+        "Handler 'watch-checkouts' failed with an exception and will ignore it",
     ]
 
 

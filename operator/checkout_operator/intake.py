@@ -1,0 +1,55 @@
+"""What the operator does with a Checkout its watch shows it. Kopf's stateful handlers would
+keep their own bookkeeping on every Checkout — an annotation patched after each handler, one API
+write per checkout that nobody reads — so the operator watches Checkouts with a plain event
+handler and decides here, from the status it writes itself, whether a Checkout needs work. Pure.
+
+- Orchestration: work until the status is finished.
+- Choreography: work (record the status, publish `order.placed`) when there is no status yet, or
+  when the operator starts and finds one unfinished (it may have stopped before publishing; a
+  repeat is deduplicated). After that the projector carries it, and the repair loop looks after
+  one that stalls.
+- Never twice at once, never a Checkout being deleted, and never again for an older copy of a
+  Checkout whose work this operator has already done (the watch can deliver an intermediate
+  status after the final one was written)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from checkout_core.api import CHOREOGRAPHY, ORCHESTRATION
+from checkout_operator import status as model
+
+LISTED = None
+"""The event type of a Checkout seen in the watch's listing: at start-up, or when the watch is
+re-established."""
+DELETED = "DELETED"
+
+
+class Action(enum.Enum):
+    NOTHING = "nothing"
+    ORCHESTRATE = "orchestrate"
+    CHOREOGRAPH = "choreograph"
+    FORGET = "forget"
+    """The Checkout is gone: stop any work on it, forget it."""
+
+
+def decide(
+    event_type: str | None, body: Mapping[str, Any], *, busy: bool, concluded: bool
+) -> Action:
+    """`busy`: work on this Checkout is under way here; `concluded`: this operator finished its
+    work on it (an orchestration to its end, a choreography's start)."""
+    if event_type == DELETED:
+        return Action.FORGET
+    if busy or concluded or body["metadata"].get("deletionTimestamp"):
+        return Action.NOTHING
+    status = model.from_json(body.get("status"))
+    if status is not None and status.finished:
+        return Action.NOTHING
+    mode = (body.get("spec") or {}).get("mode", ORCHESTRATION)
+    if mode == ORCHESTRATION:
+        return Action.ORCHESTRATE
+    if mode == CHOREOGRAPHY and (status is None or event_type is LISTED):
+        return Action.CHOREOGRAPH
+    return Action.NOTHING
