@@ -33,11 +33,12 @@ class TriggersNotReady(NotYet):
 async def choreograph(
     checkout: Checkout, body: Mapping[str, Any], context: Context, now: Clock = _now
 ) -> None:
-    """Start a Choreography checkout: make sure the Triggers deliver, record the status as
-    `order.placed` makes it (its steps Running, the way the projector will read the event back),
-    publish the event (acknowledged, deduplicated by its id). While it has to wait, the starting
-    status is recorded, so the checkout is seen waiting. Safe to run again: the event is the same
-    event."""
+    """Start a Choreography checkout: make sure the Triggers deliver, hand the status as
+    `order.placed` makes it (its steps Running, the way the projector will read the event back) to
+    the projector, which records it, and publish the event (acknowledged, deduplicated by its id).
+    While it has to wait, the starting status is recorded, so the checkout is seen waiting. Safe
+    to run again: the event is the same event, and an operator that stopped before anything was
+    recorded finds the Checkout without a status and starts it again."""
     announce = context.announcer(body)
     event = checkout.placed_event()
     status, recorded = reporting.begin(
@@ -65,10 +66,9 @@ async def choreograph(
     placed = status
     for update in projection.updates(event, now()):
         placed = reporting.advance(placed, update, announce)
-    if placed != status or not recorded:
-        await write(placed)
-    # Before the event goes out, so the projector has what it replies to in memory.
-    context.projector.track(body, placed)
+    # The projector writes it, with what the replies say if they come soon; before the event
+    # goes out, so it has in memory what they reply to.
+    context.projector.track(body, placed, status if recorded else None)
     await context.broker.publish(event)
 
 

@@ -51,7 +51,7 @@ async def orchestrate(
         announce,
         settings.status_batch_window,
         settings.status_interval,
-        written=recorded,
+        recorded=status if recorded else None,
     )
     async with recorder:
         await orchestration.orchestrate(

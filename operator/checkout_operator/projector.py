@@ -69,7 +69,7 @@ class Projector:
         link: BrokerLink,
         checkouts: Checkouts,
         events: Events,
-        window: float = 0.05,
+        window: float = 0.2,
         interval: float = 1.0,
     ) -> None:
         self._link = link
@@ -81,13 +81,14 @@ class Projector:
         self._open: dict[Key, _Open] = {}
         self._settling: set[asyncio.Task[None]] = set()
 
-    def track(self, body: Mapping[str, Any], status: Status) -> None:
-        """A Choreography checkout whose status (`status`) the operator has just written, before
-        its `order.placed` is published: its events are projected onto that, with no read."""
+    def track(self, body: Mapping[str, Any], status: Status, recorded: Status | None) -> None:
+        """A Choreography checkout the operator is about to publish `order.placed` for: its
+        events are projected onto `status`, with no read, and its recorder writes it (`recorded`
+        is what is on the Checkout already, if anything)."""
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         if key not in self._open and not status.finished:
-            self._open[key] = self._opened(body, status, written=True)
+            self._open[key] = self._opened(body, status, recorded)
 
     def watched(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event about a Checkout: a deleted one is projected into no more."""
@@ -232,11 +233,11 @@ class Projector:
             _now(),
             announce,
         )
-        found = self._opened(body, status, written=recorded)
+        found = self._opened(body, status, status if recorded else None)
         self._open[key] = found
         return found
 
-    def _opened(self, body: Mapping[str, Any], status: Status, written: bool) -> _Open:
+    def _opened(self, body: Mapping[str, Any], status: Status, recorded: Status | None) -> _Open:
         meta = body["metadata"]
         namespace, name = meta["namespace"], meta["name"]
 
@@ -244,7 +245,9 @@ class Projector:
             await self._checkouts.write_status(namespace, name, status)
 
         announce = functools.partial(self._events.post, body)
-        recorder = Recorder(status, write, announce, self._window, self._interval, written=written)
+        recorder = Recorder(
+            status, write, announce, self._window, self._interval, recorded=recorded
+        )
         recorder.start()
         return _Open(body, recorder)
 

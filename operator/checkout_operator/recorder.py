@@ -3,12 +3,13 @@ once (see reporting), and the status is written by one writer, so writes never o
 other and the last one carries the newest status:
 
 - a finished status is written as soon as the writer is free;
-- the first unfinished one `window` seconds after its first change, so `kubectl get` shows a
-  checkout Running while it runs;
+- the first unfinished one `window` seconds after the checkout started, so `kubectl get` shows a
+  checkout Running while it runs — unless it has finished by then;
 - later unfinished ones at most every `interval` seconds, each carrying every change since.
 
-A checkout that finishes within `interval` of its first write so costs at most two status writes,
-however its steps interleave; a slow one is still seen to move."""
+A checkout that finishes within `window` so costs one status write, one that finishes within
+`interval` of its first write two, however its steps interleave; a slow one is still seen to
+move."""
 
 from __future__ import annotations
 
@@ -34,18 +35,19 @@ class Recorder:
         status: Status,
         write: StatusWriter,
         announce: Announce,
-        window: float = 0.05,
+        window: float = 0.2,
         interval: float = 1.0,
         *,
-        written: bool = False,
+        recorded: Status | None = None,
     ) -> None:
-        """`written`: `status` is on the Checkout already (the next write is not the first)."""
+        """`recorded`: the status on the Checkout already, if any (the next write is then not
+        the first); `status`, where the checkout stands, is written unless it is that."""
         self.status = status
         self._write = write
         self._announce = announce
         self._window = window
         self._interval = interval
-        self._written: Status | None = status if written else None
+        self._written: Status | None = recorded
         self._version = 0
         self._written_version = 0
         self._last_write: float | None = None
@@ -121,6 +123,8 @@ class Recorder:
                 self._flushed.notify_all()  # waiters see the writer gone, and why
 
     def start(self) -> None:
+        if self.status != self._written:
+            self._dirty.set()
         self._writer = asyncio.create_task(self._run(), name="status-writer")
 
     async def close(self) -> None:

@@ -37,9 +37,9 @@ class Settings:
     """Seconds before the first retry; doubles each retry, with jitter. CHECKOUT_BACKOFF_BASE."""
     backoff_cap: float = 30.0
     """The longest wait between two attempts, in seconds. CHECKOUT_BACKOFF_CAP."""
-    status_batch_window: float = 0.05
-    """Seconds to gather a checkout's first step changes before its first status write, so it
-    is seen Running. CHECKOUT_STATUS_BATCH_WINDOW."""
+    status_batch_window: float = 0.2
+    """Seconds from a checkout's start to its first status write, so it is seen Running — unless
+    it has finished by then: a quick one costs a single write. CHECKOUT_STATUS_BATCH_WINDOW."""
     status_interval: float = 1.0
     """Seconds at least between two status writes of a checkout still running (a finished one
     is written at once): a checkout done within this costs two status writes at most.
