@@ -159,10 +159,30 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="demo: a Checkout manifest to run (repeatable); bench: the first is the model",
     )
+    defaults = bench.Bench()
     parser.add_argument(
-        "--rounds", type=int, default=20, help="bench: checkouts one at a time, per mode"
+        "--rounds",
+        type=int,
+        default=defaults.rounds,
+        help="bench: checkouts one at a time, per mode (default %(default)s)",
     )
-    parser.add_argument("--burst", type=int, default=50, help="bench: checkouts at once, per mode")
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=defaults.burst,
+        help="bench: checkouts at once, per mode (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stored",
+        type=int,
+        default=defaults.stored,
+        help="bench: Checkouts stored for the operator at size (default %(default)s)",
+    )
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="bench: every part tiny, no paced runs (to see that it works; nothing to quote)",
+    )
     args = parser.parse_args(argv)
     workdir: Path = args.dir.resolve()
     try:
@@ -175,9 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return demo.main(workdir, args.example)
         if args.command == "bench":
-            if not args.example or args.rounds < 1 or args.burst < 1:
-                parser.error("bench needs --example, and --rounds and --burst of at least 1")
-            return bench.main(workdir, args.crds, args.example[0], args.rounds, args.burst)
+            if not args.example or min(args.rounds, args.burst, args.stored) < 1:
+                parser.error("bench needs --example, and --rounds, --burst, --stored of 1 or more")
+            sizes = (
+                bench.Bench.small()
+                if args.small
+                else bench.Bench(rounds=args.rounds, burst=args.burst, stored=args.stored)
+            )
+            return bench.main(workdir, args.crds, args.example[0], sizes)
         return serve(workdir, args.crds)
     except (AssetsError, ProcessError) as error:
         print(f"checkout-devenv: {error}", file=sys.stderr)

@@ -120,6 +120,11 @@ class FunctionServer:
     def pid(self) -> int | None:
         return self._process.pid
 
+    @property
+    def ready_seconds(self) -> float | None:
+        """Seconds from the last launch to GET /healthz answering; None until it has."""
+        return self._process.ready_seconds
+
     def start(self) -> None:
         """Start, and return once GET /healthz answers 200."""
         self.launch()

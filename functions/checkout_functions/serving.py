@@ -9,6 +9,10 @@ from typing import Any
 workers = 1
 worker_class = "gthread"
 threads = 8
+# The worker loads the app itself. Preloading it in the master would save no start-up time with one
+# worker (the same imports, before the fork rather than after), and creating the app opens the
+# database, whose pooled connections must not cross a fork.
+preload_app = False
 graceful_timeout = 10
 # The control socket's default path ($HOME/.gunicorn/gunicorn.ctl) is one per user: several
 # functions on one machine would take it from each other. Nothing here uses it.

@@ -13,6 +13,7 @@ from checkout_core.api import CHECKOUTS, GROUP, TRIGGERS, VERSION
 from checkout_operator import choreography, cluster, expiries, repairs
 from checkout_operator.context import Context
 from checkout_operator.errors import NotYet
+from checkout_operator.intake import UNFINISHED
 from checkout_operator.workers import Workers
 
 PREFIX = f"checkout.{GROUP}"
@@ -22,6 +23,7 @@ RETRY_DELAY = 1.0
 CHECKOUT = (GROUP, VERSION, CHECKOUTS)
 TRIGGER = (GROUP, VERSION, TRIGGERS)
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @kopf.on.startup()
@@ -40,10 +42,22 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # The resources and namespaces are fixed at start-up: no scanning of CRDs or namespaces at
     # run time, so no permission to list them cluster-wide.
     settings.scanning.disabled = True
+    # Listings a page at a time, and of Checkouts only those not finished: the operator's memory
+    # does not grow with the finished ones kept (retention lists those itself).
+    settings.watching.chunk_size = cluster.PAGE
     context = Context.create(memo.settings, cluster.api_client())
+    namespaces: list[str] = memo.namespaces
+    selectable = await context.checkouts.selectable(next(iter(namespaces), None), UNFINISHED)
+    if selectable:
+        settings.watching.field_selectors[GROUP, CHECKOUTS] = UNFINISHED
+    else:
+        log.warning(
+            "the Checkout CRD does not make status.phase selectable (it predates this operator: "
+            "apply manifests/crds); watching every Checkout, finished ones too"
+        )
     memo.context = context
     memo.workers = Workers(context)
-    expiring = expiries.run(context.retention, context.checkouts)
+    expiring = expiries.run(context.retention, context.checkouts, namespaces, selectable=selectable)
     memo.tasks = [asyncio.create_task(expiring, name="expiries")]
     if context.broker.configured:
         projector = context.projector.run_forever(choreography.triggers_once(context))

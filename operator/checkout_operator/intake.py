@@ -10,7 +10,9 @@ handler and decides here, from the status it writes itself, whether a Checkout n
   one that stalls.
 - Never twice at once, never a Checkout being deleted, and never again for an older copy of a
   Checkout whose work this operator has already done (the watch can deliver an intermediate
-  status after the final one was written)."""
+  status after the final one was written).
+
+The watch shows only unfinished Checkouts (UNFINISHED): one that finishes leaves it as DELETED."""
 
 from __future__ import annotations
 
@@ -18,13 +20,16 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from checkout_core.api import CHOREOGRAPHY, ORCHESTRATION
+from checkout_core.api import CHOREOGRAPHY, ORCHESTRATION, Phase
 from checkout_operator import status as model
 
 LISTED = None
 """The event type of a Checkout seen in the watch's listing: at start-up, or when the watch is
 re-established."""
 DELETED = "DELETED"
+"""The event type of a Checkout gone from the watch: deleted, or finished (see UNFINISHED)."""
+UNFINISHED = f"status.phase!={Phase.SUCCEEDED},status.phase!={Phase.FAILED}"
+"""The field selector of the operator's watch: the Checkouts that may still need work."""
 
 
 class Action(enum.Enum):
@@ -33,6 +38,8 @@ class Action(enum.Enum):
     CHOREOGRAPH = "choreograph"
     FORGET = "forget"
     """The Checkout is gone: stop any work on it, forget it."""
+    RELEASE = "release"
+    """The Checkout finished and left the watch: forget it; work still ending ends by itself."""
 
 
 def decide(
@@ -40,12 +47,11 @@ def decide(
 ) -> Action:
     """`busy`: work on this Checkout is under way here; `concluded`: this operator finished its
     work on it (an orchestration to its end, a choreography's start)."""
-    if event_type == DELETED:
-        return Action.FORGET
-    if busy or concluded or body["metadata"].get("deletionTimestamp"):
-        return Action.NOTHING
     status = model.from_json(body.get("status"))
-    if status is not None and status.finished:
+    finished = status is not None and status.finished
+    if event_type == DELETED:
+        return Action.RELEASE if finished else Action.FORGET
+    if busy or concluded or finished or body["metadata"].get("deletionTimestamp"):
         return Action.NOTHING
     mode = (body.get("spec") or {}).get("mode", ORCHESTRATION)
     if mode == ORCHESTRATION:

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     kopf.run(
-        memo=kopf.Memo(settings=settings),
+        memo=kopf.Memo(settings=settings, namespaces=list(args.namespace)),
         standalone=True,
         clusterwide=not args.namespace,
         namespaces=args.namespace,

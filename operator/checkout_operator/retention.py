@@ -1,7 +1,8 @@
 """How long a finished Checkout is kept, as a Job's `ttlSecondsAfterFinished` keeps a Job: its own
 spec.ttlSecondsAfterFinished, else the operator's default, else for ever. The clock starts when it
 finished, the lastTransitionTime of its Succeeded condition. Pure: the operator feeds the schedule
-what its watch sees and asks what is due (expiries does the deleting)."""
+what its watch sees and what a listing of the finished ones finds, and asks what is due (expiries
+does the listing and the deleting)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ FIELD = "ttlSecondsAfterFinished"
 MAX_SECONDS = 31_536_000
 """The longest a Checkout may be kept after it finished, a year: the CRD's maximum too."""
 FINISHED = (Phase.SUCCEEDED, Phase.FAILED)
+SELECTING_FINISHED = tuple(f"status.phase={phase}" for phase in FINISHED)
+"""Field selectors that list the finished Checkouts, one phase each (the API server ANDs the
+requirements of one selector)."""
 
 Key = tuple[str, str]
 """(namespace, name)"""
@@ -94,13 +98,20 @@ class Schedule:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def watched(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """A watch event, as Kopf's on.event gives it: None for the initial listing, ADDED or
-        MODIFIED (observe it), DELETED (forget it)."""
-        if event_type == "DELETED":
-            meta = body["metadata"]
+        """A watch event, as Kopf's on.event gives it: None for the initial listing, ADDED,
+        MODIFIED or DELETED. The operator watches only unfinished Checkouts, so a finished one
+        leaves its watch as DELETED: observe it (were it really deleted, deleting it again finds
+        nothing). An unfinished one DELETED is gone: forget it."""
+        meta = body["metadata"]
+        if event_type != "DELETED":
+            self.observe(body)
+        elif finished_at(body) is None:
             self.forget(meta.get("namespace") or "", meta.get("name") or "", meta.get("uid"))
         else:
-            self.observe(body)
+            with self._lock:
+                entry = self._entries.get((meta.get("namespace") or "", meta.get("name") or ""))
+            if entry is None or entry.expiry.uid == meta.get("uid"):
+                self.observe(body)  # (news of an older object of that name changes nothing)
 
     def observe(self, body: Mapping[str, Any]) -> None:
         """What the watch saw of a Checkout (any state): scheduled when it is finished and has a

@@ -52,10 +52,10 @@ class Workers:
         """A watch event about a Checkout."""
         uid = body["metadata"]["uid"]
         action = decide(event_type, body, busy=uid in self._tasks, concluded=uid in self._concluded)
-        if action is Action.FORGET:
+        if action in (Action.FORGET, Action.RELEASE):
             self._concluded.discard(uid)
-            if task := self._tasks.pop(uid, None):
-                task.cancel()
+        if action is Action.FORGET and (task := self._tasks.pop(uid, None)):
+            task.cancel()
         elif action in JOBS:
             task = asyncio.create_task(self._work(uid, action, body), name=f"checkout {uid}")
             self._tasks[uid] = task

@@ -151,6 +151,7 @@ MATRIX = [  # resources as `kubectl auth can-i` takes them
     (OPERATOR, "delete", "checkouts.shop.example.com", "other", CAN),
     (OPERATOR, "patch", "checkouts.shop.example.com/status", "home", CAN),
     (OPERATOR, "create", "events", "other", CAN),
+    (OPERATOR, "create", "events.events.k8s.io", "other", CAN),
     (OPERATOR, "create", "triggers.shop.example.com", "home", CAN),
     (OPERATOR, "patch", "triggers.shop.example.com/status", "home", CAN),
     (OPERATOR, "get", "customresourcedefinitions/checkouts.shop.example.com", "", CAN),

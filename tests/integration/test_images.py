@@ -7,6 +7,7 @@ an SMTP server — they must carry out a checkout in each mode."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -29,6 +30,12 @@ DOCKER = os.environ.get("DOCKER", "docker")
 BASE = os.environ.get("CHECKOUT_BASE_IMAGE", "checkout-operator/base:bookworm")
 TARGETS = ("operator", "dispatcher", "functions")
 FUNCTIONS = ("confirmation", "warehouse", "rewards")
+STARTS = {
+    "operator": "checkout_operator.main",
+    "dispatcher": "checkout_dispatcher.main",
+    "functions": "gunicorn.app.wsgiapp, gunicorn.workers.gthread, checkout_functions.app",
+}
+"""What each image imports as it starts."""
 UID = "10001"
 USER = f"{UID}:{UID}"
 RESTRICTED = [
@@ -183,6 +190,20 @@ def test_the_images_carry_no_development_harness(images: dict[str, str], target:
     result = docker("run", "--rm", "--entrypoint=python3", images[target], "-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[] None"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_images_ship_the_bytecode_of_what_they_start(
+    images: dict[str, str], target: str
+) -> None:
+    # On the read-only root filesystem, a module without bytecode would be compiled on every start.
+    python = ("--entrypoint=python3", images[target], "-v", "-c", f"import {STARTS[target]}")
+    result = docker("run", "--rm", *RESTRICTED, *python)
+    assert result.returncode == 0, result.stderr
+    # `python -v` names the bytecode it loads a module from, quoted, or the source it compiles.
+    compiled = re.findall(r"^# code object from (/\S+\.py)$", result.stderr, re.MULTILINE)
+    assert compiled == []
+    assert "# code object from '/opt/checkout/lib/" in result.stderr
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from checkout_devenv.assets import Assets
 from checkout_devenv.controlplane import ControlPlane
+from checkout_devenv.environment import LocalEnvironment
+from checkout_devenv.functions import NAMES
 from checkout_devenv.targets import TARGETS
 from tests.conftest import CRDS, REPO
 from tests.waiting import eventually
@@ -135,9 +137,20 @@ def test_devenv_up_demo_status_down(tmp_path: Path, assets: Assets) -> None:
     assert run("status").returncode == 1
 
 
+def test_the_environment_records_how_long_each_part_took_to_start(
+    tmp_path: Path, assets: Assets
+) -> None:
+    with LocalEnvironment(assets, tmp_path, [CRDS]) as env:
+        assert env.running() == []
+        startup = env.startup_seconds()
+    # How long is the bench's to judge, against its targets; here only that each part was timed.
+    assert set(startup) == {"operator", "dispatcher", *NAMES}
+    assert all(seconds > 0 for seconds in startup.values()), startup
+
+
 def test_bench_measures_every_figure_on_an_environment_of_its_own(tmp_path: Path) -> None:
     example = EXAMPLES / "checkout-member.yaml"
-    bench = devenv(tmp_path, "bench", f"--example={example}", "--rounds=2", "--burst=3")
+    bench = devenv(tmp_path, "bench", f"--example={example}", "--small")
     # Whether the targets are met is for `make bench` to say on a quiet machine, not for a test.
     assert bench.returncode in (0, 1), bench.stdout + bench.stderr
     results = json.loads((tmp_path / "bench" / "bench.json").read_text())
@@ -145,9 +158,17 @@ def test_bench_measures_every_figure_on_an_environment_of_its_own(tmp_path: Path
         "Orchestration": 2,
         "Choreography": 2,
     }
-    assert set(results["figures"]) == {target.figure for target in TARGETS}
-    assert all(value > 0 for value in results["figures"].values()), results["figures"]
-    # one create per checkout at least, and the Events of its steps
-    assert results["figures"]["API writes per checkout, Orchestration"] >= 7
+    assert set(results["limits"]) == {"control plane", "functions"}
+    assert {mode: set(runs) for mode, runs in results["loads"].items()} == {
+        "Orchestration": {"burst"},
+        "Choreography": {"burst"},
+    }
+    assert results["stored"] >= 40
+    figures = results["figures"]
+    unpaced = {t.figure for t in TARGETS if not t.figure.startswith("50/s")}
+    assert unpaced <= set(figures), unpaced - set(figures)
+    assert all(figures[figure] > 0 for figure in unpaced), figures
+    # the create, a status write and the checkout's one Event at least
+    assert figures["API writes per checkout, Orchestration"] >= 3
     missed = [line for line in bench.stdout.splitlines() if line.startswith("MISS")]
     assert (bench.returncode == 1) == bool(missed), bench.stdout

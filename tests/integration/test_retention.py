@@ -34,14 +34,16 @@ Body = dict[str, Any]
 
 
 @contextlib.contextmanager
-def expiring(schedule: Schedule, checkouts: Checkouts, retry_after: float = 0.1) -> Iterator[None]:
-    """expiries.run on an event loop of its own thread, for the block; it must still be running
-    at the end (no error may end it)."""
+def expiring(
+    schedule: Schedule, checkouts: Checkouts, namespace: str, retry_after: float = 0.1
+) -> Iterator[None]:
+    """expiries.run for `namespace` on an event loop of its own thread, for the block; it must
+    still be running at the end (no error may end it)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     running = asyncio.run_coroutine_threadsafe(
-        expiries.run(schedule, checkouts, retry_after=retry_after), loop
+        expiries.run(schedule, checkouts, [namespace], retry_after=retry_after), loop
     )
     try:
         yield
@@ -110,7 +112,7 @@ def test_a_finished_checkout_goes_when_its_time_is_up_and_no_sooner(
     for body in bodies:
         schedule.watched("ADDED", body)
     assert len(schedule) == 2
-    with expiring(schedule, Checkouts(api)):
+    with expiring(schedule, Checkouts(api), namespace):
         eventually(lambda: exists(api, namespace, "brief") is None, "brief to be deleted")
         eventually(lambda: len(schedule) == 1, "brief's entry to be done")
     for name in ("kept-an-hour", "still-running", "no-ttl"):
@@ -119,6 +121,22 @@ def test_a_finished_checkout_goes_when_its_time_is_up_and_no_sooner(
         f"deleted Checkout {namespace}/brief: finished at "
         f"{finished_at(bodies[0])}, ttlSecondsAfterFinished 0"
     ]
+
+
+def test_checkouts_finished_before_it_started_are_found_by_listing_them(
+    api: client.ApiClient, namespace: str
+) -> None:
+    # The operator watches only unfinished Checkouts: these it never sees finish.
+    made(api, namespace, "finished-before", ttlSecondsAfterFinished=0)
+    made(api, namespace, "running", ttlSecondsAfterFinished=0, finished=False)
+    made(api, namespace, "kept", ttlSecondsAfterFinished=3600)
+    schedule = Schedule(default=None)
+    with expiring(schedule, Checkouts(api), namespace):
+        eventually(lambda: exists(api, namespace, "finished-before") is None, "to be deleted")
+    assert exists(api, namespace, "running") is not None  # not finished: kept
+    assert exists(api, namespace, "kept") is not None
+    far = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    assert [e.name for e in schedule.due(far)] == ["kept"]
 
 
 def test_a_checkout_made_again_under_the_same_name_is_not_deleted_for_the_old_one(
@@ -133,8 +151,13 @@ def test_a_checkout_made_again_under_the_same_name_is_not_deleted_for_the_old_on
     eventually(lambda: exists(api, namespace, "again") is None, "the first copy to be gone")
     new = made(api, namespace, "again", ttlSecondsAfterFinished=3600)
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
-    with expiring(schedule, Checkouts(api)):
-        eventually(lambda: len(schedule) == 0, "the stale entry to be done")
+    far = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+    with expiring(schedule, Checkouts(api), namespace):
+        # the stale entry done (its deletion refused: another uid), the new copy listed
+        eventually(
+            lambda: [e.uid for e in schedule.due(far)] == [new["metadata"]["uid"]],
+            "only the new copy to be scheduled",
+        )
     survivor = exists(api, namespace, "again")
     assert survivor is not None
     assert survivor["metadata"]["uid"] == new["metadata"]["uid"]
@@ -157,12 +180,12 @@ def test_the_default_applies_and_a_refused_deletion_is_tried_again(
 
     with api_client(control_plane.kubeconfig) as nobody:
         nobody.set_default_header("Impersonate-User", "nobody")  # may not delete anything
-        with expiring(schedule, Checkouts(nobody)):
+        with expiring(schedule, Checkouts(nobody), namespace):
             eventually(refusals, "two refused attempts", until=lambda found: len(found) >= 2)
     assert "HTTP 403 Forbidden" in refusals()[0]
     assert exists(api, namespace, "defaulted") is not None
     assert len(schedule) == 1  # still due, for the next try
-    with expiring(schedule, Checkouts(api)):
+    with expiring(schedule, Checkouts(api), namespace):
         eventually(lambda: exists(api, namespace, "defaulted") is None, "defaulted to go")
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from checkout_devenv.bench import MODES, Run, checkout
+from checkout_devenv.bench import MODES, Loaded, Run, checkout, report
 from checkout_devenv.controlplane import spent, write_totals
+from checkout_devenv.load import Record, Result
 from checkout_devenv.targets import TARGETS, Summary, Target, judge
 
 METRICS = """\
@@ -69,12 +70,36 @@ def test_judge_names_a_figure_nobody_measured() -> None:
     assert verdicts[0].line().startswith("MISS latency")
 
 
+def _loaded(count: int, seconds: float, failed: int = 0) -> Loaded:
+    """`count` checkouts created at once, finishing evenly over `seconds`, the last `failed`
+    of them Failed; each cost 3 writes, and the API server wrote its own lease."""
+    records = tuple(
+        Record(
+            f"c{i}",
+            started=0.0,
+            finished=seconds * (i + 1) / count,
+            phase="Failed" if i >= count - failed else "Succeeded",
+        )
+        for i in range(count)
+    )
+    writes = {
+        ("checkouts", "", "POST"): count,
+        ("checkouts", "status", "PATCH"): count,
+        ("events", "", "POST"): count,
+        ("leases", "", "PUT"): 3,
+    }
+    return Loaded(Result(records), writes, {"operator": count * 0.01})
+
+
 def synthetic_run() -> Run:
-    writes = {("checkouts", "", "POST"): 10, ("events", "", "POST"): 60, ("leases", "", "PUT"): 3}
     return Run(
+        limits={"control plane": 160.0, "functions": 100.0},
         latencies={"Orchestration": [0.1, 0.2, 0.3], "Choreography": [0.2, 0.4, 0.6]},
-        bursts={"Orchestration": 1.0, "Choreography": 2.0},
-        writes={"Orchestration": writes, "Choreography": writes},
+        latencies_stored={"Orchestration": [0.2, 0.4], "Choreography": [0.4, 0.6]},
+        loads={
+            "Orchestration": {"burst": _loaded(200, 4.0), "50/s": _loaded(100, 2.0)},
+            "Choreography": {"burst": _loaded(200, 5.0), "50/s": _loaded(100, 2.0, failed=2)},
+        },
         memory={
             "operator": 90 * 2**20,
             "dispatcher": 60 * 2**20,
@@ -82,18 +107,39 @@ def synthetic_run() -> Run:
             "warehouse": 80 * 2**20,
             "rewards": 75 * 2**20,
         },
-        burst=10,
+        memory_stored=120 * 2**20,
+        startup={"operator": 0.8, "dispatcher": 0.5, "rewards": 0.9},
+        stored=10_000,
     )
 
 
 def test_a_run_measures_every_figure_a_target_names() -> None:
-    figures = synthetic_run().figures()
+    run = synthetic_run()
+    figures = run.figures()
     assert len(judge(figures)) == len(TARGETS)
+    assert figures["machine limit"] == 100.0  # the smaller of the two bare limits
     assert figures["latency median ratio, Choreography / Orchestration"] == 2.0
-    assert figures["burst throughput, Choreography"] == 5.0
+    assert figures["burst throughput, Choreography"] == 40.0
+    assert figures["burst throughput / machine limit, Orchestration"] == 0.5
+    assert figures["latency change with Checkouts stored, Orchestration"] == pytest.approx(1.5)
     # the API server's own leases are not the checkouts' doing
-    assert figures["API writes per checkout, Orchestration"] == 7.0
+    assert figures["API writes per checkout, Orchestration"] == 3.0
+    assert figures["50/s checkouts not succeeded, Choreography"] == 2.0
+    assert figures["50/s p99, Orchestration"] == pytest.approx(1.98, abs=0.02)
     assert figures["memory, each function"] == 80.0
+    assert figures["memory, operator, Checkouts stored"] == 120.0
+    assert figures["start-up, slowest part"] == 0.9
+    assert run.loads["Orchestration"]["burst"].cpu_per_checkout() == {"operator": 0.01}
+    missed = {v.target.figure for v in judge(figures) if not v.met}
+    assert "50/s checkouts not succeeded, Choreography" in missed
+    assert "API writes per checkout, Choreography" not in missed
+
+
+def test_the_report_shows_every_run_and_part() -> None:
+    lines = "\n".join(report(synthetic_run()))
+    assert "the limit: 100/s" in lines
+    assert "Choreography 50/s" in lines
+    assert "operator with 10,000 Checkouts stored: 120 MiB" in lines
 
 
 def test_each_mode_gets_a_checkout_of_its_own_with_a_valid_name() -> None:

@@ -62,6 +62,11 @@ def test_printer_columns_follow_the_contract() -> None:
     ]
 
 
+def test_the_phase_is_a_selectable_field() -> None:
+    # the operator watches `status.phase!=Succeeded,status.phase!=Failed`
+    assert VERSION["selectableFields"] == [{"jsonPath": ".status.phase"}]
+
+
 def test_status_lists_are_maps_keyed_as_the_contract_says() -> None:
     assert at("status.steps")["x-kubernetes-list-map-keys"] == ["name"]
     assert at("status.conditions")["x-kubernetes-list-map-keys"] == ["type"]

@@ -71,3 +71,8 @@ def test_no_second_worker_no_work_after_it_is_done_and_none_on_a_checkout_being_
 def test_a_deleted_checkout_is_forgotten_whatever_it_was_doing() -> None:
     assert _decide(DELETED, _body(ORCHESTRATION, RUNNING), busy=True) is Action.FORGET
     assert _decide(DELETED, _body(CHOREOGRAPHY), concluded=True) is Action.FORGET
+
+
+def test_a_finished_checkout_leaving_the_watch_is_let_go_not_stopped() -> None:
+    assert _decide(DELETED, _body(ORCHESTRATION, FINISHED), busy=True) is Action.RELEASE
+    assert _decide(DELETED, _body(CHOREOGRAPHY, FINISHED), concluded=True) is Action.RELEASE

@@ -121,11 +121,15 @@ def test_off_by_default_and_never_before_it_finished() -> None:
     assert schedule.due(at(10**8)) == []
 
 
-def test_a_deleted_checkout_is_dropped() -> None:
+def test_a_deleted_checkout_is_dropped_and_a_finished_one_leaving_the_watch_kept() -> None:
     schedule = Schedule(default=60)
-    schedule.watched("MODIFIED", body("ok", finished(10)))
-    schedule.watched("DELETED", body("ok", finished(10)))
+    schedule.watched("MODIFIED", body("gone", None))
+    schedule.watched("DELETED", body("gone", None))
     assert len(schedule) == 0
+    # the operator watches unfinished Checkouts only: one finishing leaves the watch as DELETED
+    schedule.watched("MODIFIED", body("done", None))
+    schedule.watched("DELETED", body("done", finished(10)))
+    assert names(schedule.due(at(70))) == ["done"]
 
 
 def test_one_being_deleted_or_without_a_uid_is_not_scheduled() -> None:
