@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -85,7 +86,7 @@ async def watched(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) 
     raw, context = dict(body), memo.context
     context.stalls.watched(type, raw)
     context.projector.watched(type, raw)
-    context.retention.watched(type, raw)
+    context.retention.watched(type, raw, datetime.datetime.now(datetime.UTC))
     memo.workers.seen(type, raw)
 
 

@@ -12,7 +12,9 @@ handler and decides here, from the status it writes itself, whether a Checkout n
   Checkout whose work this operator has already done (the watch can deliver an intermediate
   status after the final one was written).
 
-The watch shows only unfinished Checkouts (UNFINISHED): one that finishes leaves it as DELETED."""
+The watch shows only unfinished Checkouts (UNFINISHED): one that finishes leaves it as DELETED,
+and that event carries the Checkout as it was before (still unfinished), as the API server's
+filtered watches do: a DELETED event cannot tell a finished Checkout from a deleted one."""
 
 from __future__ import annotations
 
@@ -37,9 +39,8 @@ class Action(enum.Enum):
     ORCHESTRATE = "orchestrate"
     CHOREOGRAPH = "choreograph"
     FORGET = "forget"
-    """The Checkout is gone: stop any work on it, forget it."""
-    RELEASE = "release"
-    """The Checkout finished and left the watch: forget it; work still ending ends by itself."""
+    """The Checkout left the watch: it finished, or it was deleted. Forget it; work still under
+    way ends by itself (a deleted Checkout's next status write finds it gone)."""
 
 
 def decide(
@@ -47,10 +48,10 @@ def decide(
 ) -> Action:
     """`busy`: work on this Checkout is under way here; `concluded`: this operator finished its
     work on it (an orchestration to its end, a choreography's start)."""
+    if event_type == DELETED:
+        return Action.FORGET
     status = model.from_json(body.get("status"))
     finished = status is not None and status.finished
-    if event_type == DELETED:
-        return Action.RELEASE if finished else Action.FORGET
     if busy or concluded or finished or body["metadata"].get("deletionTimestamp"):
         return Action.NOTHING
     mode = (body.get("spec") or {}).get("mode", ORCHESTRATION)

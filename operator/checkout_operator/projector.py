@@ -29,7 +29,6 @@ from checkout_core import binding, broker
 from checkout_core.api import CHOREOGRAPHY
 from checkout_core.steps import STEPS
 from checkout_operator import projection, reporting
-from checkout_operator import status as model
 from checkout_operator.broker_link import BrokerLink, BrokerUnavailable
 from checkout_operator.checkouts import Checkout
 from checkout_operator.cluster import Checkouts, Events
@@ -92,12 +91,17 @@ class Projector:
             self._open[key] = self._opened(body, status, recorded)
 
     def watched(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """A watch event about a Checkout: a deleted one is projected into no more. (One that
-        leaves the watch because it finished, its own recorder lets go once written.)"""
-        if event_type == "DELETED" and not _finished(body):
-            meta = body["metadata"]
-            if found := self._open.pop((meta["namespace"], meta["name"]), None):
-                found.recorder.cancel()
+        """A watch event about a Checkout: a deleted one is projected into no more. One that
+        leaves the watch because it finished (its DELETED event shows it as it was before) its
+        recorder lets go of once written."""
+        if event_type != "DELETED":
+            return
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        found = self._open.get(key)
+        if found is not None and not found.recorder.status.finished:
+            del self._open[key]
+            found.recorder.cancel()
 
     def __len__(self) -> int:
         """Checkouts being projected into."""
@@ -252,11 +256,6 @@ class Projector:
         )
         recorder.start()
         return _Open(body, recorder)
-
-
-def _finished(body: Mapping[str, Any]) -> bool:
-    status = model.from_json(body.get("status"))
-    return status is not None and status.finished
 
 
 async def _ack(messages: list[Msg]) -> None:

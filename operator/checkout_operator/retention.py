@@ -97,29 +97,39 @@ class Schedule:
     _entries: dict[Key, _Entry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def watched(self, event_type: str | None, body: Mapping[str, Any]) -> None:
+    def watched(
+        self, event_type: str | None, body: Mapping[str, Any], now: datetime.datetime | None = None
+    ) -> None:
         """A watch event, as Kopf's on.event gives it: None for the initial listing, ADDED,
-        MODIFIED or DELETED. The operator watches only unfinished Checkouts, so a finished one
-        leaves its watch as DELETED: observe it (were it really deleted, deleting it again finds
-        nothing). An unfinished one DELETED is gone: forget it."""
-        meta = body["metadata"]
+        MODIFIED or DELETED, seen at `now` (by default the present moment). The operator watches
+        only unfinished Checkouts, so one that finishes leaves the watch as DELETED — and that
+        event shows it as it was before, not yet finished. One with a time to be kept is then
+        scheduled as finished `now` (were it in fact deleted, deleting it again finds nothing);
+        any other is forgotten."""
         if event_type != "DELETED":
             self.observe(body)
-        elif finished_at(body) is None:
-            self.forget(meta.get("namespace") or "", meta.get("name") or "", meta.get("uid"))
+            return
+        meta = body["metadata"]
+        key = (meta.get("namespace") or "", meta.get("name") or "")
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and entry.expiry.uid != meta.get("uid"):
+            return  # news of an older object of that name changes nothing
+        if finished_at(body) is not None:
+            self.observe(body)
+        elif seconds_to_keep(body, self.default) is not None:
+            self.observe(body, finished=now or datetime.datetime.now(datetime.UTC))
         else:
-            with self._lock:
-                entry = self._entries.get((meta.get("namespace") or "", meta.get("name") or ""))
-            if entry is None or entry.expiry.uid == meta.get("uid"):
-                self.observe(body)  # (news of an older object of that name changes nothing)
+            self.forget(*key, meta.get("uid"))
 
-    def observe(self, body: Mapping[str, Any]) -> None:
-        """What the watch saw of a Checkout (any state): scheduled when it is finished and has a
-        time to go, dropped otherwise (not finished again, its ttl removed, being deleted)."""
+    def observe(self, body: Mapping[str, Any], finished: datetime.datetime | None = None) -> None:
+        """What the watch saw of a Checkout (any state): scheduled when it is finished (or, said
+        by `finished`, finished then) and has a time to go, dropped otherwise (not finished
+        again, its ttl removed, being deleted)."""
         meta = body["metadata"]
         key = (meta["namespace"], meta["name"])
         seconds = seconds_to_keep(body, self.default)
-        finished = finished_at(body)
+        finished = finished_at(body) or finished
         uid = meta.get("uid")
         if seconds is None or finished is None or not uid or meta.get("deletionTimestamp"):
             # without a uid it cannot be deleted safely; being deleted, it needs no help

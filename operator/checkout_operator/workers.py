@@ -52,10 +52,8 @@ class Workers:
         """A watch event about a Checkout."""
         uid = body["metadata"]["uid"]
         action = decide(event_type, body, busy=uid in self._tasks, concluded=uid in self._concluded)
-        if action in (Action.FORGET, Action.RELEASE):
+        if action is Action.FORGET:
             self._concluded.discard(uid)
-        if action is Action.FORGET and (task := self._tasks.pop(uid, None)):
-            task.cancel()
         elif action in JOBS:
             task = asyncio.create_task(self._work(uid, action, body), name=f"checkout {uid}")
             self._tasks[uid] = task

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from checkout_core.api import CHECKOUT_CRD
 from checkout_devenv.controlplane import ControlPlane
@@ -186,6 +187,30 @@ def test_operator_killed_mid_batch_finishes_after_restart_without_repeating_work
     finally:
         for relay in relays.values():
             relay.__exit__(None, None, None)
+
+
+def exists(api: client.ApiClient, namespace: str, name: str) -> bool:
+    try:
+        get(api, namespace, name)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def test_a_checkout_with_nothing_to_keep_it_is_deleted_once_it_has_finished(
+    api: client.ApiClient, namespace: str, start_operator: StartOperator
+) -> None:
+    # The operator hears of it finishing as it leaves its watch (of unfinished Checkouts only).
+    start_operator()
+    body = checkout("brief", order_id(), "ada@example.com", True, ["1.00"])
+    body["spec"]["ttlSecondsAfterFinished"] = 0
+    create(api, namespace, body)
+    eventually(lambda: events_of(api, namespace, "brief"), "brief's Event")
+    eventually(lambda: not exists(api, namespace, "brief"), "brief to be deleted")
+    # it finished first: its Event (which outlives it) says it succeeded
+    assert [e.reason for e in events_of(api, namespace, "brief")] == ["Succeeded"]
 
 
 def test_a_successful_checkout_costs_at_most_four_api_writes(

@@ -68,11 +68,7 @@ def test_no_second_worker_no_work_after_it_is_done_and_none_on_a_checkout_being_
     assert _decide("MODIFIED", deleting) is Action.NOTHING
 
 
-def test_a_deleted_checkout_is_forgotten_whatever_it_was_doing() -> None:
+def test_a_checkout_leaving_the_watch_is_forgotten_whatever_it_was_doing() -> None:
+    # deleted, or finished: the event shows it as it was before, unfinished either way
     assert _decide(DELETED, _body(ORCHESTRATION, RUNNING), busy=True) is Action.FORGET
     assert _decide(DELETED, _body(CHOREOGRAPHY), concluded=True) is Action.FORGET
-
-
-def test_a_finished_checkout_leaving_the_watch_is_let_go_not_stopped() -> None:
-    assert _decide(DELETED, _body(ORCHESTRATION, FINISHED), busy=True) is Action.RELEASE
-    assert _decide(DELETED, _body(CHOREOGRAPHY, FINISHED), concluded=True) is Action.RELEASE

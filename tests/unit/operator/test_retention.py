@@ -121,15 +121,18 @@ def test_off_by_default_and_never_before_it_finished() -> None:
     assert schedule.due(at(10**8)) == []
 
 
-def test_a_deleted_checkout_is_dropped_and_a_finished_one_leaving_the_watch_kept() -> None:
-    schedule = Schedule(default=60)
-    schedule.watched("MODIFIED", body("gone", None))
-    schedule.watched("DELETED", body("gone", None))
-    assert len(schedule) == 0
-    # the operator watches unfinished Checkouts only: one finishing leaves the watch as DELETED
-    schedule.watched("MODIFIED", body("done", None))
-    schedule.watched("DELETED", body("done", finished(10)))
+def test_one_leaving_the_watch_is_scheduled_as_finished_then_if_it_has_a_time_to_go() -> None:
+    # The operator watches unfinished Checkouts only: one that finishes leaves the watch as
+    # DELETED, and the event shows it as it was before, still running.
+    schedule = Schedule(default=None)
+    schedule.watched("MODIFIED", body("done", running(), ttl=60))
+    schedule.watched("DELETED", body("done", running(), ttl=60), at(10))
+    assert schedule.due(at(69)) == []
     assert names(schedule.due(at(70))) == ["done"]
+    # one without a time to go is forgotten; a finished one deleted is scheduled as it stands
+    schedule.watched("DELETED", body("gone", running()), at(10))
+    schedule.watched("DELETED", body("deleted", finished(5), ttl=0), at(10))
+    assert names(schedule.due(at(70))) == ["deleted", "done"]
 
 
 def test_one_being_deleted_or_without_a_uid_is_not_scheduled() -> None:
