@@ -48,7 +48,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.watching.chunk_size = cluster.PAGE
     context = Context.create(memo.settings, cluster.api_client())
     namespaces: list[str] = memo.namespaces
-    selectable = await context.checkouts.selectable(next(iter(namespaces), None), UNFINISHED)
+    try:
+        selectable = await context.checkouts.selectable(next(iter(namespaces), None), UNFINISHED)
+    except BaseException:
+        await context.close()  # Kopf runs this handler again, with a context of its own
+        raise
     if selectable:
         settings.watching.field_selectors[GROUP, CHECKOUTS] = UNFINISHED
     else:

@@ -1,12 +1,13 @@
 """The operator's work on Checkouts: one task per Checkout that needs it (see intake, which
 decides), started from the watch and never two at once for one Checkout. A task that cannot go on
-yet, or fails, is tried again shortly with the Checkout read afresh; a deleted Checkout's task is
-cancelled."""
+yet, or fails, is tried again shortly with the Checkout read afresh; a deleted Checkout's task
+ends at its next status write, which finds it gone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,9 @@ from checkout_operator.intake import LISTED, Action, decide
 Job = Callable[[Mapping[str, Any], Context], Awaitable[None]]
 RETRY_DELAY = 1.0
 """Seconds before work that could not be done is tried again."""
+REMEMBERED = 4096
+"""Checkouts whose work is done, remembered (the latest) so that an older copy the watch still
+delivers starts nothing; a Checkout leaves the watch seconds after its work is done."""
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +47,8 @@ class Workers:
         self._context = context
         self._retry_delay = retry_delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._concluded: set[str] = set()
-        """Checkouts (by uid) whose work this operator has done."""
+        self._concluded: OrderedDict[str, None] = OrderedDict()
+        """Checkouts (by uid) whose work this operator has done, the latest REMEMBERED."""
         self._turns = asyncio.Semaphore(context.settings.concurrency)
         """Work under way at once; the rest waits its turn, in the order it came."""
 
@@ -53,7 +57,7 @@ class Workers:
         uid = body["metadata"]["uid"]
         action = decide(event_type, body, busy=uid in self._tasks, concluded=uid in self._concluded)
         if action is Action.FORGET:
-            self._concluded.discard(uid)
+            self._concluded.pop(uid, None)
         elif action in JOBS:
             task = asyncio.create_task(self._work(uid, action, body), name=f"checkout {uid}")
             self._tasks[uid] = task
@@ -70,10 +74,15 @@ class Workers:
                 try:
                     async with self._turns:
                         await JOBS[action](body, self._context)
-                    self._concluded.add(uid)
+                    self._conclude(uid)
                     return
                 except NotYet as error:
                     log.info("%s: %s", where, error)
+                except ApiException as error:
+                    if error.status == 404:
+                        log.info("%s: deleted while being worked on", where)
+                        return
+                    log.exception("%s: work failed; trying again", where)
                 except Exception:
                     log.exception("%s: work failed; trying again", where)
                 await asyncio.sleep(self._retry_delay)
@@ -84,6 +93,11 @@ class Workers:
         finally:
             if self._tasks.get(uid) is asyncio.current_task():
                 del self._tasks[uid]
+
+    def _conclude(self, uid: str) -> None:
+        self._concluded[uid] = None
+        while len(self._concluded) > REMEMBERED:
+            self._concluded.popitem(last=False)
 
     async def _reread(
         self, namespace: str, name: str, uid: str

@@ -31,3 +31,28 @@ def test_repairs_are_tunable_and_republishing_can_be_switched_off() -> None:
     assert (settings.resync_interval, settings.republish_after) == (0.5, 0.0)
     with pytest.raises(SettingsError, match="CHECKOUT_RESYNC_INTERVAL='0' must be at least"):
         Settings.from_environment({"CHECKOUT_RESYNC_INTERVAL": "0"})
+
+
+def test_status_writes_and_concurrency_are_tunable_and_checked() -> None:
+    defaults = Settings.from_environment({})
+    assert (defaults.status_batch_window, defaults.status_interval, defaults.concurrency) == (
+        0.2,
+        1.0,
+        16,
+    )
+    settings = Settings.from_environment(
+        {
+            "CHECKOUT_STATUS_BATCH_WINDOW": "0",
+            "CHECKOUT_STATUS_INTERVAL": "5",
+            "CHECKOUT_CONCURRENCY": "64",
+        }
+    )
+    assert (settings.status_batch_window, settings.status_interval, settings.concurrency) == (
+        0.0,
+        5.0,
+        64,
+    )
+    with pytest.raises(SettingsError, match="CHECKOUT_CONCURRENCY='0' must be at least 1"):
+        Settings.from_environment({"CHECKOUT_CONCURRENCY": "0"})
+    with pytest.raises(SettingsError, match="CHECKOUT_STATUS_INTERVAL"):
+        Settings.from_environment({"CHECKOUT_STATUS_INTERVAL": "soon"})
