@@ -15,6 +15,7 @@ import asyncio
 import datetime
 import functools
 import logging
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from cloudevents.core.base import BaseCloudEvent
 from kubernetes.client.exceptions import ApiException
 from nats.aio.msg import Msg
 
-from checkout_core import binding, broker
+from checkout_core import binding, broker, events
 from checkout_core.api import CHOREOGRAPHY
 from checkout_core.steps import STEPS
 from checkout_operator import projection, reporting
@@ -38,6 +39,8 @@ from checkout_operator.status import Status
 Key = tuple[str, str]
 """(namespace, name)"""
 NAME = "checkout-projector"
+PLACED = broker.subject(events.ORDER_PLACED)
+CHECKOUT_HEADER = f"ce-{events.CHECKOUT}"
 BATCH = 64
 CONCURRENCY = 8
 IDLE_CHECK = 5
@@ -158,6 +161,13 @@ class Projector:
         acknowledged once written (in the background: the next batch does not wait for it)."""
         groups: dict[Key, list[tuple[Msg, BaseCloudEvent]]] = defaultdict(list)
         for message in messages:
+            if found := self._handed_over(message):
+                # What it says was applied when the Checkout was handed over: no need to read
+                # it, only to acknowledge it once that status is written.
+                meta = found.body["metadata"]
+                held = (meta["namespace"], meta["name"])
+                self._settle_soon(held, found, found.recorder.version, [message])
+                continue
             try:
                 event = binding.from_nats(message.headers, message.data)
             except binding.UnacceptableEvent as error:
@@ -185,7 +195,19 @@ class Projector:
         except Exception as error:  # noqa: BLE001 - logged by _failed, and offered again
             self._failed(key, messages, error, self._open.get(key))
             return
-        task = asyncio.create_task(self._settle(key, found, recorder.version, messages))
+        self._settle_soon(key, found, recorder.version, messages)
+
+    def _handed_over(self, message: Msg) -> _Open | None:
+        """The Checkout in memory an `order.placed` message is about, if any (from its subject and
+        its `ce-checkout` header, without parsing the event)."""
+        if message.subject != PLACED:
+            return None
+        value = urllib.parse.unquote((message.headers or {}).get(CHECKOUT_HEADER, ""))
+        namespace, _, name = value.partition("/")
+        return self._open.get((namespace, name))
+
+    def _settle_soon(self, key: Key, found: _Open, version: int, messages: list[Msg]) -> None:
+        task = asyncio.create_task(self._settle(key, found, version, messages))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 

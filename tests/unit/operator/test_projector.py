@@ -8,7 +8,7 @@ import asyncio
 import datetime
 from typing import Any, cast
 
-from checkout_core import binding, events
+from checkout_core import binding, broker, events
 from checkout_core.api import Phase
 from checkout_core.steps import STEPS
 from checkout_operator import projection
@@ -27,7 +27,7 @@ BODY: dict[str, Any] = {
 class Message:
     def __init__(self, event: Any) -> None:
         self.headers, self.data = binding.to_nats(event)
-        self.subject = "shop.events"
+        self.subject = broker.subject(event.get_type())
         self.acked = self.naked = 0
 
     async def ack(self) -> None:
