@@ -20,6 +20,7 @@ from checkout_operator.reporting import Announce
 from checkout_operator.retention import Schedule
 from checkout_operator.settings import Settings
 from checkout_operator.stalls import Stalls
+from checkout_operator.turns import Turns
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Context:
     """Choreography's statuses, from the broker's events (running only with a broker)."""
     retention: Schedule
     """Finished Checkouts, and when each is to be deleted."""
+    turns: Turns
+    """Checkouts worked on at once."""
 
     @classmethod
     def create(cls, settings: Settings, api: client.ApiClient) -> Context:
@@ -56,6 +59,7 @@ class Context:
                 link, checkouts, events, settings.status_batch_window, settings.status_interval
             ),
             retention=Schedule(settings.ttl_seconds_after_finished),
+            turns=Turns(settings.concurrency),
         )
 
     def announcer(self, body: Mapping[str, Any]) -> Announce:

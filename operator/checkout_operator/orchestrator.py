@@ -55,6 +55,13 @@ async def orchestrate(
     )
     async with recorder:
         await orchestration.orchestrate(
-            status, event, checkout.strategy, settings.retry_policy, call, recorder, now=now
+            status,
+            event,
+            checkout.strategy,
+            settings.retry_policy,
+            call,
+            recorder,
+            sleep=context.turns.pause,  # a checkout waiting out a backoff gives its turn up
+            now=now,
         )
     return recorder.status

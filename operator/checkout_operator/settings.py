@@ -61,7 +61,8 @@ class Settings:
     concurrency: int = 16
     """Checkouts worked on at once: an Orchestration one carried out, a Choreography one started.
     More wait their turn, so that a burst does not crowd the functions (each serves a few calls
-    at a time) and every checkout, once begun, finishes quickly. CHECKOUT_CONCURRENCY."""
+    at a time) and every checkout, once begun, finishes quickly; one waiting out a retry's backoff
+    gives its turn up meanwhile. CHECKOUT_CONCURRENCY."""
     ttl_seconds_after_finished: int | None = None
     """Seconds a finished (Succeeded or Failed) Checkout is kept before the operator deletes it,
     for Checkouts whose spec.ttlSecondsAfterFinished says nothing; 0 as soon as it finishes;

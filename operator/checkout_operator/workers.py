@@ -49,8 +49,6 @@ class Workers:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._concluded: OrderedDict[str, None] = OrderedDict()
         """Checkouts (by uid) whose work this operator has done, the latest REMEMBERED."""
-        self._turns = asyncio.Semaphore(context.settings.concurrency)
-        """Work under way at once; the rest waits its turn, in the order it came."""
 
     def seen(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """A watch event about a Checkout."""
@@ -72,7 +70,7 @@ class Workers:
         try:
             while True:
                 try:
-                    async with self._turns:
+                    async with self._context.turns:
                         await JOBS[action](body, self._context)
                     self._conclude(uid)
                     return
