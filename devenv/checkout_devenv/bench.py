@@ -18,6 +18,7 @@ The figures, the samples and the verdicts are written to `bench.json` in the env
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import shutil
@@ -219,7 +220,7 @@ class Measuring:
 
     def run(self, bodies: Sequence[Body], schedule: Schedule, what: str) -> Result:
         timeout = 60.0 + len(bodies) / 10
-        result = load.run_sync(self.env.kubeconfig, NAMESPACE, bodies, schedule, timeout)
+        result = asyncio.run(load.run(self.env.kubeconfig, NAMESPACE, bodies, schedule, timeout))
         _succeeded(result, what)
         return result
 
@@ -266,12 +267,12 @@ class Measuring:
         env, bench, run = self.env, self.bench, Run()
         run.startup_together = env.startup_seconds()
         limits.install(env.kubeconfig)
-        run.limits["control plane"] = limits.control_plane_sync(
-            env.kubeconfig, self.example, bench.limit_objects
+        run.limits["control plane"] = asyncio.run(
+            limits.control_plane(env.kubeconfig, self.example, bench.limit_objects)
         ).per_second
         orders = limits.orders(self.example, bench.limit_orders)
-        run.limits["functions"] = limits.functions_direct_sync(
-            env.functions.urls, orders
+        run.limits["functions"] = asyncio.run(
+            limits.functions_direct(env.functions.urls, orders)
         ).per_second
         # Warm up (the first Choreography checkout also waits for the Triggers to be Ready),
         # and store about a hundred.
@@ -288,7 +289,7 @@ class Measuring:
         env.operator.stop()
         more = max(0, bench.stored - self.created)
         stored = [fresh(self.example, f"s{self.tag}-{i}") for i in range(more)]
-        load.fill_sync(env.kubeconfig, NAMESPACE, stored)
+        asyncio.run(load.fill(env.kubeconfig, NAMESPACE, stored))
         self.created += more
         run.stored = self.created
         env.operator.start()

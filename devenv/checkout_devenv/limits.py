@@ -127,23 +127,6 @@ async def control_plane(
                 await client.delete_collection(path, f"{RUN}={tag}")
 
 
-def control_plane_sync(
-    kubeconfig: Path,
-    example: Body,
-    count: int,
-    *,
-    namespace: str = "default",
-    in_flight: int = 32,
-    keep: bool = False,
-) -> Rate:
-    """`control_plane`, from code that is not async."""
-    return asyncio.run(
-        control_plane(
-            kubeconfig, example, count, namespace=namespace, in_flight=in_flight, keep=keep
-        )
-    )
-
-
 def orders(example: Body, count: int, tag: str | None = None) -> list[Body]:
     """`count` copies of the Checkout `example`'s order with ids `<id>-<tag>-<n>`: distinct, so
     each is work the functions have not done before (they are idempotent by order id). `tag`
@@ -193,17 +176,6 @@ async def functions_direct(
         began = time.monotonic()
         await bounded(orders, in_flight, place)
         return Rate(len(orders), time.monotonic() - began)
-
-
-def functions_direct_sync(
-    urls: Mapping[str, str],
-    orders: Sequence[Body],
-    *,
-    in_flight: int = 8,
-    timeout: float = 10.0,
-) -> Rate:
-    """`functions_direct`, from code that is not async."""
-    return asyncio.run(functions_direct(urls, orders, in_flight=in_flight, timeout=timeout))
 
 
 def _succeeded(step: Step, order_id: str, attempt: Attempt) -> None:

@@ -577,17 +577,6 @@ async def run(
     return Result(tuple(progress.records[name] for name in names))
 
 
-def run_sync(
-    kubeconfig: Path,
-    namespace: str,
-    bodies: Sequence[Body],
-    schedule: Schedule,
-    timeout: float = 120.0,
-) -> Result:
-    """`run`, from code that is not async."""
-    return asyncio.run(run(kubeconfig, namespace, bodies, schedule, timeout))
-
-
 async def _follow(client: Api, path: str, version: str, progress: _Progress) -> None:
     async with contextlib.aclosing(client.watch(path, version)) as changes:
         async for event in changes:
@@ -648,10 +637,3 @@ async def fill(
         began = time.monotonic()
         await bounded(bodies, in_flight, store)
         return Rate(len(bodies), time.monotonic() - began)
-
-
-def fill_sync(
-    kubeconfig: Path, namespace: str, bodies: Sequence[Body], in_flight: int = 32
-) -> Rate:
-    """`fill`, from code that is not async."""
-    return asyncio.run(fill(kubeconfig, namespace, bodies, in_flight))

@@ -4,6 +4,7 @@ watch sees every Checkout finish (patched here by hand, as no operator runs)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 from concurrent.futures import ThreadPoolExecutor
@@ -42,8 +43,10 @@ def test_the_control_plane_limit_writes_each_object_and_both_its_status_patches(
     control_plane: ControlPlane, api: client.ApiClient, namespace: str
 ) -> None:
     before = control_plane.writes()
-    rate = limits.control_plane_sync(
-        control_plane.kubeconfig, EXAMPLE, 20, namespace=namespace, in_flight=8, keep=True
+    rate = asyncio.run(
+        limits.control_plane(
+            control_plane.kubeconfig, EXAMPLE, 20, namespace=namespace, in_flight=8, keep=True
+        )
     )
     assert rate.count == 20 and rate.per_second > 0
     objects = listed(api, limits.GROUP, limits.VERSION, namespace, limits.PLURAL)
@@ -59,7 +62,9 @@ def test_the_control_plane_limit_writes_each_object_and_both_its_status_patches(
     assert writes[(limits.PLURAL, "status", "PATCH")] == 40
 
     # Without `keep`, a run deletes what it made, and only that.
-    again = limits.control_plane_sync(control_plane.kubeconfig, EXAMPLE, 5, namespace=namespace)
+    again = asyncio.run(
+        limits.control_plane(control_plane.kubeconfig, EXAMPLE, 5, namespace=namespace)
+    )
     assert again.count == 5
     assert len(listed(api, limits.GROUP, limits.VERSION, namespace, limits.PLURAL)) == 20
 
@@ -70,7 +75,7 @@ def test_the_functions_direct_limit_gets_every_order_carried_out(functions: Func
     pids = {name: server.pid for name, server in functions.servers.items()}
     assert all(pids.values())
     cpu = {name: cpu_seconds(cast(int, pid)) for name, pid in pids.items()}
-    rate = limits.functions_direct_sync(functions.urls, orders, in_flight=4)
+    rate = asyncio.run(limits.functions_direct(functions.urls, orders, in_flight=4))
     assert rate.count == 12 and rate.per_second > 0
     subjects = [str(message["Subject"]) for message in functions.smtp.messages()]
     for order in orders:
@@ -85,14 +90,14 @@ def test_the_functions_direct_limit_names_a_function_that_does_not_succeed(
 ) -> None:
     urls = {**functions.urls, "rewards": f"{functions.urls['rewards']}healthz"}
     with pytest.raises(limits.LimitError, match=r"^rewards answered order .* with HTTP 405"):
-        limits.functions_direct_sync(urls, limits.orders(EXAMPLE, 1))
+        asyncio.run(limits.functions_direct(urls, limits.orders(EXAMPLE, 1)))
 
 
 def test_fill_stores_checkouts_that_have_succeeded(
     control_plane: ControlPlane, api: client.ApiClient, namespace: str
 ) -> None:
     bodies = [fresh(EXAMPLE, f"fill-{n}") for n in range(6)]
-    rate = load.fill_sync(control_plane.kubeconfig, namespace, bodies, in_flight=3)
+    rate = asyncio.run(load.fill(control_plane.kubeconfig, namespace, bodies, in_flight=3))
     assert rate.count == 6 and rate.per_second > 0
     stored = listed(api, GROUP, VERSION, namespace, CHECKOUTS)
     assert sorted(b["metadata"]["name"] for b in stored) == sorted(
@@ -133,7 +138,9 @@ def test_the_load_generator_sees_each_checkout_finish_on_its_watch(
     phases = dict.fromkeys(names, "Succeeded") | {names[2]: "Failed"}
     with ThreadPoolExecutor(1) as pool:
         patched = pool.submit(finish_by_hand, api, namespace, phases)
-        result = load.run_sync(control_plane.kubeconfig, namespace, bodies, schedule, timeout=60)
+        result = asyncio.run(
+            load.run(control_plane.kubeconfig, namespace, bodies, schedule, timeout=60)
+        )
         patched.result(timeout=60)
     assert [r.name for r in result.records] == names
     assert [r.phase for r in result.records] == [phases[name] for name in names]
@@ -155,7 +162,9 @@ def test_the_load_generator_reports_what_did_not_finish_and_what_was_refused(
     invalid["spec"]["order"]["currency"] = "euro"
 
     def run(bodies: list[Body]) -> load.Result:
-        return load.run_sync(control_plane.kubeconfig, namespace, bodies, load.Burst(), timeout=1)
+        return asyncio.run(
+            load.run(control_plane.kubeconfig, namespace, bodies, load.Burst(), timeout=1)
+        )
 
     run([taken])
     result = run([fresh(EXAMPLE, "never"), taken, invalid])
